@@ -1,0 +1,181 @@
+using HealthChecks.Redis;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace AgentBus.AppHost.Infrastructure;
+
+/// <summary>Adds Postgres and Redis in the mode this machine supports; see <see cref="InfrastructureOptions"/>.</summary>
+public sealed class AgentBusInfrastructure
+{
+    // initdb on the first start only, so the resource's Stop/Start commands keep the data.
+    // Output goes to stdout: Postgres logs to stderr, which the dashboard would show as errors.
+    private const string PostgresScript = """
+        set -euo pipefail
+        if [ ! -s "$PGDATA/PG_VERSION" ]; then
+          "$AGENTBUS_PG_BIN/initdb" -D "$PGDATA" -U postgres -A scram-sha-256 -E UTF8 --no-sync \
+            --pwfile=<(printf '%s' "$AGENTBUS_PG_PASSWORD") > /dev/null
+          printf 'CREATE DATABASE "%s";\n' "$AGENTBUS_PG_DATABASE" \
+            | "$AGENTBUS_PG_BIN/postgres" --single -D "$PGDATA" postgres > /dev/null
+        fi
+        exec "$AGENTBUS_PG_BIN/postgres" -D "$PGDATA" -c listen_addresses=localhost \
+          -c unix_socket_directories="$PGDATA" -c max_connections=300 2>&1
+        """;
+
+    // The password reaches redis-server on stdin, not on its command line where ps would show it.
+    private const string RedisScript = """
+        set -euo pipefail
+        exec "$AGENTBUS_REDIS_SERVER" - <<CONFIG
+        port $AGENTBUS_REDIS_PORT
+        bind 127.0.0.1
+        requirepass $AGENTBUS_REDIS_PASSWORD
+        dir $AGENTBUS_REDIS_DIR
+        appendonly yes
+        save ""
+        CONFIG
+        """;
+
+    private readonly IDistributedApplicationBuilder _builder;
+    private readonly LocalBinaries? _binaries;
+    private RunStateFolder? _state;
+
+    private AgentBusInfrastructure(IDistributedApplicationBuilder builder, InfrastructureMode mode, LocalBinaries? binaries)
+    {
+        _builder = builder;
+        Mode = mode;
+        _binaries = binaries;
+    }
+
+    /// <summary>Containers or Local: what <see cref="InfrastructureMode.Auto"/> resolved to.</summary>
+    public InfrastructureMode Mode { get; }
+
+    public static AgentBusInfrastructure Resolve(IDistributedApplicationBuilder builder)
+    {
+        var requested = InfrastructureOptions.ReadMode(builder.Configuration);
+        if (builder.ExecutionContext.IsPublishMode || requested == InfrastructureMode.Containers)
+        {
+            return new(builder, InfrastructureMode.Containers, null);
+        }
+
+        var runtimeDetail = "not asked (local mode requested)";
+        if (requested == InfrastructureMode.Auto && InfrastructureOptions.ContainerRuntimeAnswers(builder.Configuration, out runtimeDetail))
+        {
+            return new(builder, InfrastructureMode.Containers, null);
+        }
+
+        var binaries = LocalBinaries.Find(builder.Configuration, out var missing);
+        if (binaries is null)
+        {
+            throw new DistributedApplicationException(
+                "Agent Bus cannot run Postgres and Redis on this machine. " +
+                $"Container runtime: {runtimeDetail}. Local binaries missing: {string.Join("; ", missing)}. " +
+                $"Install those packages, or start a container engine (or set {InfrastructureOptions.ModeKey}=containers).");
+        }
+        return new(builder, InfrastructureMode.Local, binaries);
+    }
+
+    public IResourceBuilder<IResourceWithConnectionString> AddPostgres(string name, string databaseName)
+    {
+        if (Mode == InfrastructureMode.Containers)
+        {
+            return _builder.AddPostgres(name).WithDataVolume().AddDatabase(databaseName);
+        }
+
+        var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(_builder, $"{name}-password", special: false);
+        var (command, args) = AsUser("postgres", "bash", "-c", PostgresScript);
+        var resource = new LocalPostgresResource(name, command, _builder.AppHostDirectory, password, databaseName);
+        var postgres = _builder.AddResource(resource)
+            .WithArgs(args)
+            .WithEndpoint(name: "tcp", scheme: "tcp", env: "PGPORT")
+            .WithEnvironment("AGENTBUS_PG_BIN", _binaries!.PostgresBinDir)
+            .WithEnvironment("AGENTBUS_PG_PASSWORD", password)
+            .WithEnvironment("AGENTBUS_PG_DATABASE", databaseName);
+        if (_builder.ExecutionContext.IsRunMode)
+        {
+            postgres.WithEnvironment("PGDATA", State.SubFolder("postgres", owner: "postgres"));
+        }
+        return postgres.WithServerHealthCheck(cs => new PostgresPing(cs));
+    }
+
+    public IResourceBuilder<IResourceWithConnectionString> AddRedis(string name)
+    {
+        if (Mode == InfrastructureMode.Containers)
+        {
+            return _builder.AddRedis(name);
+        }
+
+        var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(_builder, $"{name}-password", special: false);
+        var resource = new LocalRedisResource(name, "bash", _builder.AppHostDirectory, password);
+        var redis = _builder.AddResource(resource)
+            .WithArgs("-c", RedisScript)
+            .WithEndpoint(name: "tcp", scheme: "tcp", env: "AGENTBUS_REDIS_PORT")
+            .WithEnvironment("AGENTBUS_REDIS_SERVER", _binaries!.RedisServer)
+            .WithEnvironment("AGENTBUS_REDIS_PASSWORD", password);
+        if (_builder.ExecutionContext.IsRunMode)
+        {
+            redis.WithEnvironment("AGENTBUS_REDIS_DIR", State.SubFolder("redis"));
+        }
+        return redis.WithServerHealthCheck(cs => new RedisHealthCheck(cs));
+    }
+
+    private RunStateFolder State => _state ??= RunStateFolder.Create(_builder);
+
+    /// <summary>Postgres refuses to run as root: under root, setpriv execs the server as its own user, in place, so the orchestrator still tracks and signals it.</summary>
+    private static (string Command, string[] Args) AsUser(string user, string command, params string[] args) =>
+        Environment.UserName == "root"
+            ? ("setpriv", [$"--reuid={user}", $"--regid={user}", "--init-groups", "--", command, .. args])
+            : (command, args);
+
+    /// <summary>SELECT 1 on a fresh connection: a pooled one could outlive a server restart.</summary>
+    private sealed class PostgresPing(string connectionString) : IHealthCheck
+    {
+        private readonly string _connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3 }.ConnectionString;
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            await using var connection = new NpgsqlConnection(_connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+    }
+}
+
+public static class AgentBusInfrastructureExtensions
+{
+    public static AgentBusInfrastructure AddAgentBusInfrastructure(this IDistributedApplicationBuilder builder) =>
+        AgentBusInfrastructure.Resolve(builder);
+
+    /// <summary>
+    /// A health check that starts once the server's endpoint (and so its connection string) exists,
+    /// so WaitFor waits until the server accepts connections, not only until its process runs.
+    /// </summary>
+    internal static IResourceBuilder<IResourceWithConnectionString> WithServerHealthCheck<T>(
+        this IResourceBuilder<T> resource, Func<string, IHealthCheck> create)
+        where T : IResourceWithConnectionString
+    {
+        var key = $"{resource.Resource.Name}_server";
+        var check = new DeferredHealthCheck(resource.Resource, create);
+        resource.ApplicationBuilder.Services.AddHealthChecks().Add(new HealthCheckRegistration(key, check, failureStatus: null, tags: null));
+        return (IResourceBuilder<IResourceWithConnectionString>)resource.WithHealthCheck(key);
+    }
+
+    private sealed class DeferredHealthCheck(IResourceWithConnectionString resource, Func<string, IHealthCheck> create) : IHealthCheck
+    {
+        private IHealthCheck? _inner;
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            if (_inner is null)
+            {
+                var connectionString = await resource.ConnectionStringExpression.GetValueAsync(cancellationToken);
+                if (string.IsNullOrEmpty(connectionString))
+                {
+                    return HealthCheckResult.Unhealthy($"{resource.Name}: no connection string yet");
+                }
+                _inner = create(connectionString);
+            }
+            return await _inner.CheckHealthAsync(context, cancellationToken);
+        }
+    }
+}

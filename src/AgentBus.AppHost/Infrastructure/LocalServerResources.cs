@@ -1,0 +1,24 @@
+namespace AgentBus.AppHost.Infrastructure;
+
+/// <summary>Postgres run from the machine's binaries; its connection string names the app database.</summary>
+public sealed class LocalPostgresResource(string name, string command, string workingDirectory, ParameterResource password, string databaseName)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    public ParameterResource Password { get; } = password;
+    public string DatabaseName { get; } = databaseName;
+    public EndpointReference PrimaryEndpoint => new(this, "tcp");
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username=postgres;Password={Password};Database={DatabaseName}");
+}
+
+/// <summary>redis-server run from the machine's binary, password-protected, append-only file in the run folder.</summary>
+public sealed class LocalRedisResource(string name, string command, string workingDirectory, ParameterResource password)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    public ParameterResource Password { get; } = password;
+    public EndpointReference PrimaryEndpoint => new(this, "tcp");
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"{PrimaryEndpoint.Property(EndpointProperty.Host)}:{PrimaryEndpoint.Property(EndpointProperty.Port)},password={Password}");
+}

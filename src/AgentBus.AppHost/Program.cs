@@ -1,0 +1,28 @@
+using AgentBus.AppHost.Infrastructure;
+
+// The Agent Bus topology. Postgres and Redis are Aspire containers when a container runtime
+// answers (always when publishing), else local executables (see Infrastructure/).
+var builder = DistributedApplication.CreateBuilder(args);
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--infra"] = InfrastructureOptions.ModeKey });
+
+const string database = "agentbus";
+var infrastructure = builder.AddAgentBusInfrastructure();
+var postgres = infrastructure.AddPostgres("postgres", database);
+var redis = infrastructure.AddRedis("redis");
+
+builder.AddProject<Projects.AgentBus_Api>("api")
+    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(redis).WaitFor(redis)
+    .WithHttpHealthCheck("/health/ready");
+
+builder.AddProject<Projects.AgentBus_Worker>("worker")
+    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(redis).WaitFor(redis)
+    .WithHttpHealthCheck("/health/ready");
+
+builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")
+    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(redis).WaitFor(redis)
+    .WithHttpHealthCheck("/health/ready");
+
+builder.Build().Run();

@@ -1,0 +1,142 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AgentBus.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// What every Agent Bus service shares: JSON logs, OpenTelemetry (OTLP when configured, Prometheus
+/// always), Postgres and Redis clients with real readiness checks, health endpoints in every
+/// environment, service discovery and resilient HttpClients.
+/// </summary>
+public static class Extensions
+{
+    public const string LivenessPath = "/health";
+    public const string ReadinessPath = "/health/ready";
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>Connection names injected by the AppHost (ConnectionStrings__agentbus, ConnectionStrings__redis).</summary>
+    public const string PostgresConnectionName = "agentbus";
+    public const string RedisConnectionName = "redis";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, string component)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddSingleton(sp => new AgentBusMetrics(sp.GetRequiredService<IMeterFactory>(), component)
+        {
+            DbConnectionsMax = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
+        });
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+
+        builder.ConfigureJsonLogging();
+        builder.ConfigureOpenTelemetry(component);
+        builder.AddPostgresAndRedis();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+        builder.Services.AddProblemDetails();
+        return builder;
+    }
+
+    private static void ConfigureJsonLogging(this IHostApplicationBuilder builder)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.FormatterName = JsonLineFormatter.FormatterName)
+            .AddConsoleFormatter<JsonLineFormatter, ConsoleFormatterOptions>();
+        // Puts trace_id and span_id of the current Activity into every log line's scope.
+        builder.Logging.Configure(o => o.ActivityTrackingOptions =
+            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+    }
+
+    private static void ConfigureOpenTelemetry(this IHostApplicationBuilder builder, string component)
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? component))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(AgentBusMetrics.MeterName)
+                .AddPrometheusExporter())
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName)
+                .AddAspNetCoreInstrumentation(o =>
+                    // Probes and scrapes every few seconds would drown the real traces.
+                    o.Filter = ctx => !IsOperationalPath(ctx.Request.Path))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+    }
+
+    private static void AddPostgresAndRedis(this IHostApplicationBuilder builder)
+    {
+        // The integrations' own health checks are replaced by ReadinessChecks, which name the
+        // dependency in the 503 body and time out quickly.
+        builder.AddNpgsqlDataSource(PostgresConnectionName, s => s.DisableHealthChecks = true);
+        builder.AddRedisClient(RedisConnectionName, s => s.DisableHealthChecks = true,
+            configureOptions: o => o.AbortOnConnectFail = false);
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadinessChecks.Tag], timeout: ReadinessChecks.Timeout)
+            .AddCheck<RedisReadinessCheck>("redis", tags: [ReadinessChecks.Tag], timeout: ReadinessChecks.Timeout);
+        builder.Services.Configure<HealthCheckPublisherOptions>(o =>
+        {
+            o.Delay = TimeSpan.FromSeconds(1);
+            o.Period = TimeSpan.FromSeconds(5);
+            o.Predicate = c => c.Tags.Contains(ReadinessChecks.Tag);
+        });
+        builder.Services.AddSingleton<IHealthCheckPublisher, ReadinessGaugePublisher>();
+    }
+
+    /// <summary>Health and metrics endpoints, in every environment: Kubernetes probes need them.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseMiddleware<HttpMetricsMiddleware>();
+
+        app.MapGet(LivenessPath, () => TypedResults.Ok(new LivenessResponse("healthy", DateTimeOffset.UtcNow.ToUnixTimeSeconds())))
+            .ExcludeFromDescription();
+        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains(ReadinessChecks.Tag),
+            ResponseWriter = ReadinessChecks.WriteResponse,
+        });
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        return app;
+    }
+
+    internal static bool IsOperationalPath(PathString path) =>
+        path.StartsWithSegments(LivenessPath) || path.StartsWithSegments(MetricsPath);
+
+    private sealed record LivenessResponse(string Status, long Timestamp);
+}

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using AgentBus.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// agent_bus_http_requests_total and agent_bus_http_request_duration_seconds, labelled by the route
+/// template (never the raw path, whose ids would make the label unbounded).
+/// </summary>
+internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetrics metrics)
+{
+    private static readonly HashSet<string> KnownMethods = new(StringComparer.OrdinalIgnoreCase)
+        { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" };
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var endpoint = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            var method = KnownMethods.Contains(context.Request.Method) ? context.Request.Method.ToUpperInvariant() : "OTHER";
+            var tags = new TagList { { "method", method }, { "endpoint", endpoint } };
+            metrics.HttpRequestDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
+            tags.Add("status", StatusText(context.Response.StatusCode));
+            metrics.HttpRequests.Add(1, tags);
+        }
+    }
+
+    private static string StatusText(int status) => status is >= 100 and < 600 ? status.ToString(System.Globalization.CultureInfo.InvariantCulture) : "other";
+}

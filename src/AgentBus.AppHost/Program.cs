@@ -2,6 +2,7 @@ using AgentBus.AppHost.Infrastructure;
 
 // The Agent Bus topology. Postgres and Redis are Aspire containers when a container runtime
 // answers (always when publishing), else local executables (see Infrastructure/).
+// Services get connection strings only: no loose password variables to leak into manifests.
 var builder = DistributedApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--infra"] = InfrastructureOptions.ModeKey });
 
@@ -11,16 +12,19 @@ var postgres = infrastructure.AddPostgres("postgres", database);
 var redis = infrastructure.AddRedis("redis");
 
 builder.AddProject<Projects.AgentBus_Api>("api")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_Worker>("worker")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health/ready");

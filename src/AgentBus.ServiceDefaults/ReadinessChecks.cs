@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AgentBus.Telemetry;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using StackExchange.Redis;
@@ -16,6 +17,7 @@ public static class ReadinessChecks
     public static Task WriteResponse(HttpContext context, HealthReport report)
     {
         var ready = report.Status != HealthStatus.Unhealthy;
+        context.RequestServices.GetRequiredService<AgentBusMetrics>().Ready = ready;
         var body = new
         {
             status = ready ? "ready" : "not_ready",

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Agent Bus needs on a Debian 12 machine, or says exactly what to install.
+# Usage: scripts/ensure-prerequisites.sh [run|test]   (test also needs Prometheus tooling)
+set -euo pipefail
+
+purpose="${1:-run}"
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ "$purpose" = test ]; then
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Please install them first: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "The .NET 10 SDK is missing: install dotnet-sdk-10.0 (https://learn.microsoft.com/dotnet/core/install/linux-debian), then run this again." >&2
+  exit 1
+fi
+sdk_major=$(dotnet --version | cut -d. -f1)
+if [ "$sdk_major" -lt 10 ]; then
+  echo "The .NET SDK $(dotnet --version) is too old: install dotnet-sdk-10.0." >&2
+  exit 1
+fi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every Agent Bus test: installs what is missing, builds with warnings as errors, runs the
+# .NET suite (real Postgres, Redis and Prometheus) and the monitoring checks. Ends with one line
+# "N passed, F failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+scripts/ensure-prerequisites.sh test || exit 1
+results=$(mktemp -d -t agentbus-tests.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+
+passed=0; failed=0
+echo "== build"
+if ! dotnet build AgentBus.sln -nologo -clp:ErrorsOnly -warnaserror; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== .NET tests"
+dotnet test --solution AgentBus.sln --no-build -- --timeout 25m 2>&1 | tee "$results/dotnet.log"
+total=$(grep -oE 'total: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+nfailed=$(grep -oE 'failed: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 1)
+if [ "$total" -eq 0 ]; then nfailed=1; fi
+passed=$((passed + total - nfailed)); failed=$((failed + nfailed))
+
+if [ -x tests/monitoring/check.sh ]; then
+  echo "== monitoring checks"
+  tests/monitoring/check.sh 2>&1 | tee "$results/monitoring.log"
+  line=$(grep -E '^monitoring: [0-9]+ passed, [0-9]+ failed' "$results/monitoring.log" | tail -n 1)
+  if [ -n "$line" ]; then
+    passed=$((passed + $(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')))
+    failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

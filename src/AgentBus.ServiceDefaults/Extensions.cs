@@ -84,10 +84,10 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(AgentBusMetrics.MeterName)
+                .AddMeter(AgentBusMetrics.MeterName, AgentBus.Llm.LlmTelemetry.SourceName)
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName)
+                .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName, AgentBus.Llm.LlmTelemetry.SourceName)
                 .AddAspNetCoreInstrumentation(o =>
                     // Probes and scrapes every few seconds would drown the real traces.
                     o.Filter = ctx => !IsOperationalPath(ctx.Request.Path))

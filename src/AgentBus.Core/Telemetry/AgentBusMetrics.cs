@@ -15,6 +15,8 @@ public sealed class AgentBusMetrics : IDisposable
     // 0.2 is there so the SLO "99% of requests under 200 ms" can be computed from a bucket.
     public static readonly double[] HttpBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
     public static readonly double[] DbBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+    public static readonly double[] JobBuckets = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600];
+    public static readonly double[] AgentBuckets = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 
     private readonly Meter _meter;
 
@@ -35,6 +37,27 @@ public sealed class AgentBusMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DbBuckets });
         DbConnectionsActive = _meter.CreateUpDownCounter<long>("agent_bus.db.connections.active",
             description: "Postgres connections currently checked out of the pool.");
+
+        JobsCreated = _meter.CreateCounter<long>("agent_bus.jobs.created", description: "Jobs created.");
+        JobsCompleted = _meter.CreateCounter<long>("agent_bus.jobs.completed",
+            description: "Jobs that reached a final status (completed, failed, canceled, rejected).");
+        JobDuration = _meter.CreateHistogram("agent_bus.job.duration", "s", "Time from job creation to its final status.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = JobBuckets });
+        _meter.CreateObservableGauge("agent_bus.jobs.active", () => JobsActive,
+            description: "Jobs queued, running or waiting for approval (read from Postgres).");
+        AgentExecutions = _meter.CreateCounter<long>("agent_bus.agent.executions",
+            description: "Agent runs by agent type and outcome.");
+        AgentExecutionDuration = _meter.CreateHistogram("agent_bus.agent.execution.duration", "s", "Agent run duration by agent type.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = AgentBuckets });
+        LlmCalls = _meter.CreateCounter<long>("agent_bus.agent.llm.calls", description: "Model calls by agent type and provider.");
+        LlmTokens = _meter.CreateCounter<long>("agent_bus.agent.llm.tokens",
+            description: "Tokens by agent type, provider and type (input, output, cache_read, cache_write).");
+        TasksProcessed = _meter.CreateCounter<long>("agent_bus.worker.tasks.processed",
+            description: "Queue tasks handled, by queue and outcome (completed, skipped, retried, dead_lettered, handed_back).");
+        DeadLettered = _meter.CreateCounter<long>("agent_bus.queue.dead_lettered", description: "Tasks moved to a dead-letter stream.");
+        _meter.CreateObservableGauge("agent_bus.worker.queue.size",
+            () => QueueSizes.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue_name", q.Key))),
+            description: "Tasks waiting, in flight or waiting to retry, by queue.");
         _meter.CreateObservableGauge("agent_bus.db.connections.max", () => DbConnectionsMax,
             description: "Maximum size of the Postgres connection pool.");
         _meter.CreateObservableGauge("agent_bus.ready", () => Ready ? 1 : 0,
@@ -46,6 +69,22 @@ public sealed class AgentBusMetrics : IDisposable
 
     /// <summary>Set from the data source's connection string; observed as agent_bus_db_connections_max.</summary>
     public long DbConnectionsMax { get; set; }
+
+    /// <summary>Refreshed from Postgres by the worker; observed as agent_bus_jobs_active.</summary>
+    public long JobsActive { get; set; }
+
+    /// <summary>Refreshed from Redis by the worker; observed as agent_bus_worker_queue_size.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, long> QueueSizes { get; } = new();
+
+    public Counter<long> JobsCreated { get; }
+    public Counter<long> JobsCompleted { get; }
+    public Histogram<double> JobDuration { get; }
+    public Counter<long> AgentExecutions { get; }
+    public Histogram<double> AgentExecutionDuration { get; }
+    public Counter<long> LlmCalls { get; }
+    public Counter<long> LlmTokens { get; }
+    public Counter<long> TasksProcessed { get; }
+    public Counter<long> DeadLettered { get; }
 
     /// <summary>api, worker or gpu-agent: the value of the component label.</summary>
     public string Component { get; }

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using AgentBus.Events;
+using AgentBus.Jobs;
+using Microsoft.Net.Http.Headers;
+
+namespace AgentBus.Api.Jobs;
+
+/// <summary>
+/// GET /api/jobs/{job_id}/events: replays the job's events after Last-Event-ID from Postgres, then
+/// streams live ones. Live events come over Redis; a gap in the per-job sequence, or a quiet
+/// spell, sends the stream back to Postgres, so every client gets every event, in order, once.
+/// </summary>
+public static class JobEventStream
+{
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Resync = TimeSpan.FromSeconds(5);
+
+    public static async Task<IResult> Stream(Guid job_id, HttpContext context, JobStore store, JobEventBus bus, CancellationToken ct)
+    {
+        if (await store.GetJobAsync(job_id, ct) is not { } job)
+        {
+            return Problems.NotFound("job", job_id);
+        }
+        var lastEventId = context.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? context.Request.Query["last_event_id"].FirstOrDefault();
+        var last = int.TryParse(lastEventId, out var seq) && seq >= 0 ? seq : 0;
+
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers[HeaderNames.CacheControl] = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.Body.FlushAsync(ct);
+
+        var live = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true });
+        await using var listening = await bus.ListenAsync(job_id, live);
+        var lastWrite = DateTime.UtcNow;
+        var lastSync = DateTime.MinValue;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                if (DateTime.UtcNow - lastSync >= Resync)
+                {
+                    foreach (var e in await store.GetEventsAsync(job_id, last, ct))
+                    {
+                        (last, lastWrite) = (await WriteAsync(response, e, ct), DateTime.UtcNow);
+                        if (JobEventTypes.EndsStream(e.Type))
+                        {
+                            return Results.Empty;
+                        }
+                    }
+                    lastSync = DateTime.UtcNow;
+                    if (JobStatus.IsTerminal(job.Status))
+                    {
+                        return Results.Empty; // ended before this client asked: nothing more will come
+                    }
+                }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(Resync);
+                if (await live.Reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+                {
+                    while (live.Reader.TryRead(out var e))
+                    {
+                        if (e.Seq == last + 1)
+                        {
+                            (last, lastWrite) = (await WriteAsync(response, e, ct), DateTime.UtcNow);
+                            if (JobEventTypes.EndsStream(e.Type))
+                            {
+                                return Results.Empty;
+                            }
+                        }
+                        else if (e.Seq > last + 1)
+                        {
+                            lastSync = DateTime.MinValue; // a gap: read the missing ones from Postgres
+                        }
+                    }
+                }
+                if (DateTime.UtcNow - lastWrite >= KeepAlive)
+                {
+                    await response.WriteAsync(": keep-alive\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    lastWrite = DateTime.UtcNow;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        return Results.Empty;
+    }
+
+    private static async Task<int> WriteAsync(HttpResponse response, JobEvent e, CancellationToken ct)
+    {
+        await response.WriteAsync($"id: {e.Seq}\nevent: {e.Type}\ndata: {JsonSerializer.Serialize(e)}\n\n", ct);
+        await response.Body.FlushAsync(ct);
+        return e.Seq;
+    }
+}

@@ -1,0 +1,117 @@
+using AgentBus.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AgentBus.Api.Jobs;
+
+public sealed record StageResponse(string Stage, string AgentType, string Status, int Attempts, string? Error,
+    DateTime? QueuedAt, DateTime? StartedAt, DateTime? CompletedAt);
+public sealed record JobError(string? Code, string? Message);
+public sealed record JobResponse(Guid JobId, Guid ProjectId, string Status, string? Stage, JobError? Error,
+    DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? CompletedAt, IReadOnlyList<StageResponse> Stages);
+public sealed record ArtifactListItem(string Type, int Version, string ContentType, int SizeBytes, DateTime CreatedAt);
+public sealed record ArtifactResponse(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);
+public sealed record ApproveRequest(string? Notes);
+public sealed record ChangesRequest(string? Notes);
+public sealed record ReasonRequest(string? Reason);
+public sealed record JobStatusResponse(Guid JobId, string Status);
+
+public static class JobsApi
+{
+    public const int MaxNotes = 20_000;
+
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/jobs").WithTags("Jobs");
+        group.MapGet("/{job_id}", GetJob).WithName("GetJob").WithSummary("A job with its stages.");
+        group.MapGet("/{job_id}/artifacts", ListArtifacts).WithName("ListArtifacts").WithSummary("Every version of every artifact of a job.");
+        group.MapGet("/{job_id}/artifacts/{type}", GetArtifact).WithName("GetArtifact").WithSummary("An artifact's latest version, or ?version=n.");
+        group.MapPost("/{job_id}/approve", Approve).WithName("ApproveJob").WithSummary("Approve the PRD; the rest of the pipeline runs.");
+        group.MapPost("/{job_id}/request-changes", RequestChanges).WithName("RequestChanges").WithSummary("Regenerate the PRD from the notes, then wait again.");
+        group.MapPost("/{job_id}/reject", Reject).WithName("RejectJob").WithSummary("Reject the PRD; the job ends.");
+        group.MapPost("/{job_id}/cancel", Cancel).WithName("CancelJob").WithSummary("Cancel the job; running stages stop.");
+        group.MapGet("/{job_id}/events", JobEventStream.Stream).WithName("JobEvents").WithSummary("Server-sent events of the job; resumes after Last-Event-ID.");
+        return app;
+    }
+
+    public static JobResponse ToResponse(JobRow job, IReadOnlyList<StageRunRow> stages) => new(
+        job.JobId, job.ProjectId, job.Status, job.Stage,
+        job.ErrorCode is null && job.ErrorMessage is null ? null : new JobError(job.ErrorCode, job.ErrorMessage),
+        job.CreatedAt, job.UpdatedAt, job.StartedAt, job.CompletedAt,
+        stages.OrderBy(s => Pipeline.Stages.ToList().FindIndex(d => d.Name == s.Stage))
+            .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList());
+
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, CancellationToken ct) =>
+        await store.GetJobAsync(job_id, ct) is { } job
+            ? TypedResults.Ok(ToResponse(job, await store.GetStagesAsync(job_id, ct)))
+            : Problems.NotFound("job", job_id);
+
+    public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobStore store, CancellationToken ct)
+    {
+        if (await store.GetJobAsync(job_id, ct) is null)
+        {
+            return Problems.NotFound("job", job_id);
+        }
+        var artifacts = await store.ListArtifactsAsync(job_id, ct);
+        return TypedResults.Ok(artifacts.Select(a => new ArtifactListItem(a.Type, a.Version, a.ContentType, a.Size, a.CreatedAt)).ToList());
+    }
+
+    public static async Task<Results<Ok<ArtifactResponse>, ProblemHttpResult, ValidationProblem>> GetArtifact(
+        Guid job_id, string type, JobStore store, CancellationToken ct, [FromQuery] int? version = null)
+    {
+        var check = new Validator()
+            .Require(Pipeline.ArtifactTypes.Contains(type), "type", $"must be one of {string.Join(", ", Pipeline.ArtifactTypes)}")
+            .Require(version is null or >= 1, "version", "must be 1 or more");
+        if (!check.Ok)
+        {
+            return Problems.Invalid(check.Errors);
+        }
+        if (await store.GetJobAsync(job_id, ct) is null)
+        {
+            return Problems.NotFound("job", job_id);
+        }
+        return await store.GetArtifactAsync(job_id, type, version, ct) is { } a
+            ? TypedResults.Ok(new ArtifactResponse(a.Type, a.Version, a.Content, a.ContentType, a.CreatedAt))
+            : Problems.NotFound($"Job {job_id} has no {type} artifact{(version is null ? "" : $" version {version}")} yet.");
+    }
+
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Approve(
+        Guid job_id, JobStore store, CancellationToken ct, ApproveRequest? request = null)
+    {
+        var check = new Validator().Text(request?.Notes, "notes", MaxNotes, required: false);
+        return !check.Ok ? Problems.Invalid(check.Errors)
+            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await store.ApproveAsync(job_id, request?.Notes, ct));
+    }
+
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> RequestChanges(
+        Guid job_id, ChangesRequest request, JobStore store, CancellationToken ct)
+    {
+        var check = new Validator().Text(request.Notes, "notes", MaxNotes);
+        return !check.Ok ? Problems.Invalid(check.Errors)
+            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await store.RequestChangesAsync(job_id, request.Notes!, ct));
+    }
+
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Reject(
+        Guid job_id, JobStore store, CancellationToken ct, ReasonRequest? request = null)
+    {
+        var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
+        return !check.Ok ? Problems.Invalid(check.Errors)
+            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await store.RejectAsync(job_id, request?.Reason, ct));
+    }
+
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Cancel(
+        Guid job_id, JobStore store, CancellationToken ct, ReasonRequest? request = null)
+    {
+        var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
+        return !check.Ok ? Problems.Invalid(check.Errors)
+            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await store.CancelAsync(job_id, request?.Reason, ct));
+    }
+
+    private static Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem> Answer(Guid jobId, string action, string allowed, Transition transition) =>
+        transition.Outcome switch
+        {
+            TransitionOutcome.NotFound => Problems.NotFound("job", jobId),
+            TransitionOutcome.Conflict => Problems.Conflict(action, transition.Status!, allowed),
+            _ => TypedResults.Ok(new JobStatusResponse(jobId, transition.Status!)),
+        };
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using AgentBus.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AgentBus.Api.Projects;
+
+public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd);
+public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
+public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
+public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
+public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, long Total, int Limit, int Offset);
+public sealed record ProjectDetail(Guid ProjectId, string Name, string Requirements, JsonElement Metadata, decimal? BudgetUsd,
+    DateTime CreatedAt, DateTime UpdatedAt, Jobs.JobResponse? LatestJob);
+
+public static class ProjectsApi
+{
+    public const int MaxName = 200;
+    public const int MaxRequirements = 100_000;
+    public const int MaxMetadataBytes = 16_384;
+    public const int MaxLimit = 100;
+
+    public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/projects").WithTags("Projects");
+        group.MapPost("/", CreateProject).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
+        group.MapGet("/", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
+        group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
+        return app;
+    }
+
+    public static async Task<Results<Created<ProjectCreated>, ValidationProblem>> CreateProject(CreateProjectRequest request, JobStore store, CancellationToken ct)
+    {
+        var metadata = request.Metadata is { ValueKind: not JsonValueKind.Null and not JsonValueKind.Undefined } m ? m.GetRawText() : "{}";
+        var check = new Validator()
+            .Text(request.Name, "name", MaxName)
+            .Text(request.Requirements, "requirements", MaxRequirements)
+            .Require(request.Metadata is null || request.Metadata.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "metadata", "must be a JSON object")
+            .Require(metadata.Length <= MaxMetadataBytes, "metadata", $"must be at most {MaxMetadataBytes} bytes")
+            .Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000");
+        if (!check.Ok)
+        {
+            return Problems.Invalid(check.Errors);
+        }
+        var (projectId, jobId) = await store.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, ct);
+        return TypedResults.Created($"/api/projects/{projectId}", new ProjectCreated(projectId, jobId, JobStatus.Queued));
+    }
+
+    public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobStore store, CancellationToken ct,
+        [FromQuery] int limit = 20, [FromQuery] int offset = 0)
+    {
+        var check = new Validator()
+            .Require(limit is >= 1 and <= MaxLimit, "limit", $"must be between 1 and {MaxLimit}")
+            .Require(offset is >= 0 and <= 1_000_000, "offset", "must be between 0 and 1000000");
+        if (!check.Ok)
+        {
+            return Problems.Invalid(check.Errors);
+        }
+        var (items, total) = await store.ListProjectsAsync(limit, offset, ct);
+        return TypedResults.Ok(new ProjectList(
+            items.Select(i => new ProjectListItem(i.Project.ProjectId, i.Project.Name, i.Project.BudgetUsd, i.Project.CreatedAt,
+                i.Job is { } j ? new JobSummary(j.JobId, j.Status, j.Stage, j.CreatedAt, j.UpdatedAt, j.CompletedAt) : null)).ToList(),
+            total, limit, offset));
+    }
+
+    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, CancellationToken ct)
+    {
+        if (await store.GetProjectAsync(project_id, ct) is not { } project)
+        {
+            return Problems.NotFound("project", project_id);
+        }
+        var job = await store.GetLatestJobAsync(project_id, ct);
+        var latest = job is null ? null : Jobs.JobsApi.ToResponse(job, await store.GetStagesAsync(job.JobId, ct));
+        return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
+            JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
+    }
+}

@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Threading.Channels;
+using StackExchange.Redis;
+
+namespace AgentBus.Events;
+
+/// <summary>
+/// Live job events over one Redis channel. Each process subscribes once and fans events out to
+/// its local listeners, each with its own buffer, so every listener gets every event (Redis
+/// pub/sub is fire-and-forget: listeners also re-read Postgres, see the SSE endpoint).
+/// </summary>
+public sealed class JobEventBus(IConnectionMultiplexer redis)
+{
+    public static readonly RedisChannel Channel = RedisChannel.Literal("agentbus:events");
+    public static readonly RedisChannel ControlChannel = RedisChannel.Literal("agentbus:job-control");
+
+    private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Channel<JobEvent>, byte>> _listeners = new();
+    private int _subscribed;
+
+    public async Task PublishAsync(IEnumerable<JobEvent> events)
+    {
+        var subscriber = redis.GetSubscriber();
+        foreach (var e in events)
+        {
+            await subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e));
+        }
+    }
+
+    /// <summary>Asks every worker to stop in-flight work of a job now (cancel, reject).</summary>
+    public Task PublishStopAsync(Guid jobId) => redis.GetSubscriber().PublishAsync(ControlChannel, jobId.ToString());
+
+    public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
+    {
+        if (Interlocked.Exchange(ref _subscribed, 1) == 0)
+        {
+            await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) =>
+            {
+                var e = JsonSerializer.Deserialize<JobEvent>((string)message!);
+                if (e is not null && _listeners.TryGetValue(e.JobId, out var sinks))
+                {
+                    foreach (var listener in sinks.Keys)
+                    {
+                        listener.Writer.TryWrite(e);
+                    }
+                }
+            });
+        }
+        _listeners.GetOrAdd(jobId, _ => new())[sink] = 0;
+        return new Listener(this, jobId, sink);
+    }
+
+    private sealed class Listener(JobEventBus bus, Guid jobId, Channel<JobEvent> sink) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            if (bus._listeners.TryGetValue(jobId, out var sinks))
+            {
+                sinks.TryRemove(sink, out _);
+            }
+            return ValueTask.CompletedTask;
+        }
+    }
+}

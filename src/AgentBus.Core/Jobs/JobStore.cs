@@ -1,0 +1,435 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AgentBus.Data;
+using AgentBus.Events;
+using AgentBus.Queue;
+using AgentBus.Telemetry;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace AgentBus.Jobs;
+
+/// <summary>
+/// The job state machine. Every change locks the job row, writes its events and due tasks in the
+/// same transaction, and after commit publishes the events and hands the tasks to Redis.
+/// </summary>
+public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eventBus, AgentBusMetrics metrics, ILogger<JobStore> logger)
+{
+    private const string JobColumns = "job_id, project_id, status, stage, error_code, error_message, created_at, updated_at, started_at, completed_at";
+
+    // ---- Reads -------------------------------------------------------------------------------
+
+    public Task<ProjectRow?> GetProjectAsync(Guid projectId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ProjectRow>("project_get",
+            "SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @projectId",
+            new { projectId }, ct);
+
+    public async Task<(IReadOnlyList<(ProjectRow Project, JobRow? Job)> Items, long Total)> ListProjectsAsync(int limit, int offset, CancellationToken ct) =>
+        await db.RunAsync("project_list", async c =>
+        {
+            var total = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM projects", cancellationToken: ct));
+            var rows = await c.QueryAsync<ProjectRow, JobRow, (ProjectRow, JobRow?)>(new CommandDefinition(
+                $"""
+                SELECT p.project_id, p.name, p.requirements, p.metadata::text AS metadata, p.budget_usd, p.created_at, p.updated_at,
+                       j.{JobColumns.Replace(", ", ", j.", StringComparison.Ordinal)}
+                FROM (SELECT * FROM projects ORDER BY created_at DESC, project_id LIMIT @limit OFFSET @offset) p
+                LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.project_id ORDER BY created_at DESC LIMIT 1) j ON true
+                ORDER BY p.created_at DESC, p.project_id
+                """, new { limit, offset }, cancellationToken: ct),
+                (p, j) => (p, j?.JobId == Guid.Empty ? null : j), splitOn: "job_id");
+            return ((IReadOnlyList<(ProjectRow, JobRow?)>)rows.AsList(), total);
+        }, ct);
+
+    public Task<JobRow?> GetLatestJobAsync(Guid projectId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<JobRow>("job_get",
+            $"SELECT {JobColumns} FROM jobs WHERE project_id = @projectId ORDER BY created_at DESC LIMIT 1", new { projectId }, ct);
+
+    public Task<JobRow?> GetJobAsync(Guid jobId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<JobRow>("job_get", $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
+
+    public Task<IReadOnlyList<StageRunRow>> GetStagesAsync(Guid jobId, CancellationToken ct) =>
+        db.QueryAsync<StageRunRow>("stage_list",
+            "SELECT stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at FROM stage_runs WHERE job_id = @jobId",
+            new { jobId }, ct);
+
+    public Task<IReadOnlyList<ArtifactSummary>> ListArtifactsAsync(Guid jobId, CancellationToken ct) =>
+        db.QueryAsync<ArtifactSummary>("artifact_list",
+            "SELECT type, version, content_type, length(content) AS size, created_at FROM artifacts WHERE job_id = @jobId ORDER BY created_at, type, version",
+            new { jobId }, ct);
+
+    /// <summary>The given version of an artifact, or its latest when <paramref name="version"/> is null.</summary>
+    public Task<ArtifactRow?> GetArtifactAsync(Guid jobId, string type, int? version, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ArtifactRow>("artifact_get",
+            """
+            SELECT type, version, content, content_type, created_at FROM artifacts
+            WHERE job_id = @jobId AND type = @type AND (@version::int IS NULL OR version = @version)
+            ORDER BY version DESC LIMIT 1
+            """, new { jobId, type, version }, ct);
+
+    public Task<IReadOnlyList<JobEvent>> GetEventsAsync(Guid jobId, int afterSeq, CancellationToken ct) =>
+        db.RunAsync<IReadOnlyList<JobEvent>>("event_list", async c =>
+            (await c.QueryAsync<(Guid JobId, int Seq, string Type, string? Stage, string Data, DateTime CreatedAt)>(new CommandDefinition(
+                "SELECT job_id, seq, type, stage, data::text, created_at FROM job_events WHERE job_id = @jobId AND seq > @afterSeq ORDER BY seq",
+                new { jobId, afterSeq }, cancellationToken: ct)))
+            .Select(r => new JobEvent(r.JobId, r.Seq, r.Type, r.Stage, JsonSerializer.Deserialize<JsonElement>(r.Data), new DateTimeOffset(r.CreatedAt, TimeSpan.Zero)))
+            .ToList(), ct);
+
+    /// <summary>The three earlier PRDs most similar to <paramref name="requirements"/>, by Postgres full-text rank (GIN index).</summary>
+    public Task<IReadOnlyList<string>> SimilarPrdsAsync(Guid excludeJobId, string requirements, CancellationToken ct) =>
+        db.QueryAsync<string>("prd_similar",
+            """
+            WITH terms AS (
+              SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query
+              FROM (SELECT lexeme FROM unnest(to_tsvector('english', left(@requirements, 20000)))
+                    ORDER BY cardinality(positions) DESC, lexeme LIMIT 40) top_terms)
+            SELECT a.content FROM artifacts a, terms
+            WHERE a.type = 'prd' AND a.search @@ terms.query AND a.job_id <> @excludeJobId
+            ORDER BY ts_rank(a.search, terms.query) DESC, a.created_at DESC
+            LIMIT 3
+            """, new { excludeJobId, requirements }, ct);
+
+    public async Task<long> CountActiveJobsAsync(CancellationToken ct) =>
+        await db.RunAsync("job_count_active", c => c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running', 'waiting_for_approval')", cancellationToken: ct)), ct);
+
+    // ---- Creation ----------------------------------------------------------------------------
+
+    /// <summary>Project, job, its stage runs, the first task and the job_created event: one transaction.</summary>
+    public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, CancellationToken ct)
+    {
+        var projectId = Guid.CreateVersion7();
+        var jobId = Guid.CreateVersion7();
+        await ChangeAsync("job_create", jobId, create: async change =>
+        {
+            await change.Connection.ExecuteAsync(
+                """
+                INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
+                INSERT INTO jobs (job_id, project_id, status, stage) VALUES (@jobId, @projectId, 'queued', 'prd');
+                INSERT INTO stage_runs (job_id, stage, agent_type, status)
+                  SELECT @jobId, s.stage, s.agent_type, 'pending' FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
+                """,
+                new
+                {
+                    projectId, name, requirements, metadataJson, budgetUsd, jobId,
+                    stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
+                    agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
+                }, change.Transaction);
+        }, work: async change =>
+        {
+            await change.AddEventAsync(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
+            await change.QueueStageAsync(Pipeline.Prd);
+            return true;
+        }, ct);
+        metrics.JobsCreated.Add(1);
+        return (projectId, jobId);
+    }
+
+    // ---- Operator actions --------------------------------------------------------------------
+
+    public Task<Transition> ApproveAsync(Guid jobId, string? notes, CancellationToken ct) =>
+        OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>
+        {
+            await change.SetStatusAsync(JobStatus.Running);
+            await change.AddEventAsync(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
+            foreach (var next in Pipeline.Ready(new HashSet<string> { Pipeline.Prd }))
+            {
+                await change.QueueStageAsync(next.Name);
+            }
+        }, ct);
+
+    public Task<Transition> RequestChangesAsync(Guid jobId, string notes, CancellationToken ct) =>
+        OperatorActionAsync("job_request_changes", jobId, [JobStatus.WaitingForApproval], async change =>
+        {
+            await change.SetStatusAsync(JobStatus.Running);
+            await change.AddEventAsync(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
+            await change.QueueStageAsync(Pipeline.Prd, notes);
+        }, ct);
+
+    public Task<Transition> RejectAsync(Guid jobId, string? reason, CancellationToken ct) =>
+        OperatorActionAsync("job_reject", jobId, [JobStatus.WaitingForApproval], change =>
+            change.FinishAsync(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason), ct);
+
+    public Task<Transition> CancelAsync(Guid jobId, string? reason, CancellationToken ct) =>
+        OperatorActionAsync("job_cancel", jobId, JobStatus.Active, change =>
+            change.FinishAsync(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason), ct);
+
+    private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
+    {
+        var result = await ChangeAsync(queryType, jobId, create: null, work: async change =>
+        {
+            if (change.Job is null)
+            {
+                return new Transition(TransitionOutcome.NotFound);
+            }
+            if (!allowedFrom.Contains(change.Job.Status))
+            {
+                return new Transition(TransitionOutcome.Conflict, change.Job.Status);
+            }
+            await act(change);
+            return new Transition(TransitionOutcome.Done, change.Status);
+        }, ct);
+        if (result.Outcome == TransitionOutcome.Done && JobStatus.IsTerminal(result.Status!))
+        {
+            await eventBus.PublishStopAsync(jobId);
+        }
+        return result;
+    }
+
+    // ---- Worker side -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Marks the task's stage running and returns its inputs, or null when the task must not run:
+    /// the job ended, a newer task replaced it, or it already completed (a redelivery).
+    /// </summary>
+    public Task<StageWork?> BeginStageAsync(TaskMessage task, CancellationToken ct) =>
+        ChangeAsync("stage_begin", task.JobId, create: null, work: async change =>
+        {
+            var run = await change.StageRunAsync(task.Stage);
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run is null || run.TaskId != task.TaskId
+                || run.Status is not (StageStatus.Queued or StageStatus.Running))
+            {
+                return null;
+            }
+            if (change.Job.Status == JobStatus.Queued)
+            {
+                await change.SetStatusAsync(JobStatus.Running);
+                await change.AddEventAsync(JobEventTypes.JobStarted, null, new { });
+            }
+            await change.Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage",
+                new { task.JobId, task.Stage }, change.Transaction);
+            await change.Connection.ExecuteAsync("UPDATE jobs SET stage = @Stage WHERE job_id = @JobId", new { task.JobId, task.Stage }, change.Transaction);
+            await change.AddEventAsync(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType });
+
+            var definition = Pipeline.ByName[task.Stage];
+            var project = await change.Connection.QuerySingleAsync<ProjectRow>(
+                "SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @ProjectId",
+                new { change.Job.ProjectId }, change.Transaction);
+            var inputs = (await change.Connection.QueryAsync<ArtifactRow>(
+                """
+                SELECT DISTINCT ON (type) type, version, content, content_type, created_at FROM artifacts
+                WHERE job_id = @JobId AND type = ANY(@types) ORDER BY type, version DESC
+                """, new { task.JobId, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction)).ToDictionary(a => a.Type);
+            inputs.Remove(definition.Name, out var previous);
+            return new StageWork(change.Job, project, definition, run.Attempts + 1, run.Notes, inputs, previous);
+        }, ct);
+
+    /// <summary>
+    /// Commits the stage's artifact and model calls, then moves the job on: approval after the PRD,
+    /// the next stages whose dependencies are all done, completion after delivery. A redelivered
+    /// task that already completed changes nothing. Returns false when the result was discarded.
+    /// </summary>
+    public Task<bool> CompleteStageAsync(TaskMessage task, string content, IReadOnlyList<LlmCallRecord> calls, CancellationToken ct) =>
+        ChangeAsync("stage_complete", task.JobId, create: null, work: async change =>
+        {
+            var run = await change.StageRunAsync(task.Stage);
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId || run.Status != StageStatus.Running)
+            {
+                return false;
+            }
+            var definition = Pipeline.ByName[task.Stage];
+            var version = await change.Connection.ExecuteScalarAsync<int?>(
+                """
+                INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
+                SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
+                FROM artifacts WHERE job_id = @JobId AND type = @Stage
+                ON CONFLICT (task_id) DO NOTHING
+                RETURNING version
+                """, new { task.JobId, task.Stage, task.TaskId, content, definition.ContentType }, change.Transaction);
+            if (version is null)
+            {
+                return false;
+            }
+            foreach (var call in calls)
+            {
+                await change.Connection.ExecuteAsync(
+                    """
+                    INSERT INTO llm_calls (job_id, project_id, task_id, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms)
+                    VALUES (@JobId, @ProjectId, @TaskId, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs)
+                    """, new { task.JobId, change.Job.ProjectId, task.TaskId, task.Stage, call.AgentType, call.Provider, call.Model, call.InputTokens, call.OutputTokens, call.CacheReadTokens, call.CacheWriteTokens, call.LatencyMs },
+                    change.Transaction);
+            }
+            await change.Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = 'completed', completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
+                new { task.JobId, task.Stage }, change.Transaction);
+            await change.AddEventAsync(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = definition.AgentType });
+
+            if (task.Stage == Pipeline.Prd)
+            {
+                await change.SetStatusAsync(JobStatus.WaitingForApproval);
+                await change.AddEventAsync(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
+                return true;
+            }
+            if (task.Stage == Pipeline.Stages[^1].Name)
+            {
+                await change.FinishAsync(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
+                return true;
+            }
+            var completed = (await change.Connection.QueryAsync<string>(
+                "SELECT stage FROM stage_runs WHERE job_id = @JobId AND status = 'completed'", new { task.JobId }, change.Transaction)).ToHashSet();
+            var pending = (await change.Connection.QueryAsync<string>(
+                "SELECT stage FROM stage_runs WHERE job_id = @JobId AND status = 'pending'", new { task.JobId }, change.Transaction)).ToHashSet();
+            foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
+            {
+                await change.QueueStageAsync(next.Name);
+            }
+            return true;
+        }, ct);
+
+    /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
+    public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
+        ChangeAsync("stage_fail", task.JobId, create: null, work: async change =>
+        {
+            var run = await change.StageRunAsync(task.Stage);
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
+            {
+                return false;
+            }
+            await change.Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = @status, error = @error, completed_at = CASE WHEN @final THEN now() END WHERE job_id = @JobId AND stage = @Stage",
+                new { task.JobId, task.Stage, error, final, status = final ? StageStatus.Failed : StageStatus.Queued }, change.Transaction);
+            if (!final)
+            {
+                await change.AddEventAsync(JobEventTypes.StageRetry, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
+                return true;
+            }
+            await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
+            await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
+            return true;
+        }, ct);
+
+    /// <summary>A task handed back on shutdown goes back to queued, keeping its attempt count.</summary>
+    public Task RequeueAsync(TaskMessage task, CancellationToken ct) =>
+        db.ExecuteAsync("stage_requeue",
+            "UPDATE stage_runs SET status = 'queued' WHERE job_id = @JobId AND stage = @Stage AND task_id = @TaskId AND status = 'running'",
+            new { task.JobId, task.Stage, task.TaskId }, ct);
+
+    // ---- The transaction every change goes through -------------------------------------------
+
+    private async Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct)
+    {
+        JobChange? committed = null;
+        var result = await db.InTransactionAsync(queryType, async (connection, transaction) =>
+        {
+            var change = new JobChange(connection, transaction);
+            if (create is not null)
+            {
+                await create(change);
+            }
+            await change.LockAsync(jobId);
+            var value = await work(change);
+            committed = change;
+            return value;
+        }, ct);
+
+        var done = committed!;
+        if (done.Finished is { } finished)
+        {
+            metrics.JobsCompleted.Add(1, new KeyValuePair<string, object?>("status", finished.Status));
+            metrics.JobDuration.Record(finished.Duration.TotalSeconds);
+        }
+        if (done.Events.Count > 0)
+        {
+            foreach (var e in done.Events)
+            {
+                LogJobEvent(e.Type, e.JobId, done.Job?.ProjectId, e.Stage, e.Seq);
+            }
+            await PublishQuietlyAsync(done.Events);
+        }
+        if (done.QueuedTasks > 0)
+        {
+            await outbox.FlushAsync(CancellationToken.None);
+        }
+        return result;
+    }
+
+    private async Task PublishQuietlyAsync(IReadOnlyList<JobEvent> events)
+    {
+        try
+        {
+            await eventBus.PublishAsync(events);
+        }
+        catch (StackExchange.Redis.RedisException e)
+        {
+            // Listeners re-read Postgres, so a lost live event is only late.
+            LogPublishFailed(e.Message);
+        }
+    }
+
+    private void LogJobEvent(string type, Guid jobId, Guid? projectId, string? stage, int seq)
+    {
+        // The event name of the log line is the job event's type (job_created, stage_started, ...).
+        using var scope = logger.BeginScope(new Dictionary<string, object?> { ["job_id"] = jobId, ["project_id"] = projectId });
+        logger.Log(LogLevel.Information, new EventId(300, type), "{Event} job {JobId} project {ProjectId} stage {Stage} seq {Seq}", type, jobId, projectId, stage, seq);
+    }
+
+    [LoggerMessage(EventId = 301, EventName = "event_publish_failed", Level = LogLevel.Warning, Message = "Live event publish failed ({Error}); listeners will read it from Postgres")]
+    private partial void LogPublishFailed(string error);
+
+    /// <summary>The open transaction of one change to one job, with what it queued and emitted.</summary>
+    private sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        public NpgsqlConnection Connection { get; } = connection;
+        public NpgsqlTransaction Transaction { get; } = transaction;
+        public JobRow? Job { get; private set; }
+        public string? Status { get; private set; }
+        public List<JobEvent> Events { get; } = [];
+        public int QueuedTasks { get; private set; }
+        public (string Status, TimeSpan Duration)? Finished { get; private set; }
+
+        public async Task LockAsync(Guid jobId)
+        {
+            Job = await Connection.QuerySingleOrDefaultAsync<JobRow>($"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE", new { jobId }, Transaction);
+            Status = Job?.Status;
+        }
+
+        public Task<StageRunRow?> StageRunAsync(string stage) =>
+            Connection.QuerySingleOrDefaultAsync<StageRunRow>(
+                "SELECT stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at FROM stage_runs WHERE job_id = @JobId AND stage = @stage",
+                new { Job!.JobId, stage }, Transaction);
+
+        public async Task SetStatusAsync(string status)
+        {
+            await Connection.ExecuteAsync(
+                "UPDATE jobs SET status = @status, started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, now()) ELSE started_at END WHERE job_id = @JobId",
+                new { status, Job!.JobId }, Transaction);
+            Status = status;
+        }
+
+        public async Task FinishAsync(string status, string eventType, string? errorCode, string? message)
+        {
+            await Connection.ExecuteAsync(
+                """
+                UPDATE jobs SET status = @status, error_code = @errorCode, error_message = @message, completed_at = now() WHERE job_id = @JobId;
+                UPDATE stage_runs SET status = 'canceled' WHERE job_id = @JobId AND status IN ('pending', 'queued', 'running');
+                """, new { status, errorCode, message, Job!.JobId }, Transaction);
+            Status = status;
+            Finished = (status, DateTime.UtcNow - Job.CreatedAt);
+            await AddEventAsync(eventType, null, new { status, error_code = errorCode, message });
+        }
+
+        public async Task QueueStageAsync(string stage, string? notes = null)
+        {
+            var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, Activity.Current?.Id);
+            await Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = 'queued', task_id = @TaskId, notes = @notes, queued_at = now(), completed_at = NULL, error = NULL WHERE job_id = @JobId AND stage = @Stage",
+                new { task.TaskId, notes, task.JobId, task.Stage }, Transaction);
+            await Outbox.AddAsync(Connection, Transaction, TaskQueue.Cpu, task);
+            await AddEventAsync(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId });
+            QueuedTasks++;
+        }
+
+        public async Task AddEventAsync(string type, string? stage, object data)
+        {
+            var json = JsonSerializer.Serialize(data);
+            var (seq, createdAt) = await Connection.QuerySingleAsync<(int, DateTime)>(
+                """
+                WITH next AS (UPDATE jobs SET event_seq = event_seq + 1, updated_at = now() WHERE job_id = @JobId RETURNING event_seq)
+                INSERT INTO job_events (job_id, seq, type, stage, data) SELECT @JobId, event_seq, @type, @stage, @json::jsonb FROM next
+                RETURNING seq, created_at
+                """, new { Job!.JobId, type, stage, json }, Transaction);
+            Events.Add(new JobEvent(Job.JobId, seq, type, stage, JsonSerializer.Deserialize<JsonElement>(json), new DateTimeOffset(createdAt, TimeSpan.Zero)));
+        }
+    }
+}

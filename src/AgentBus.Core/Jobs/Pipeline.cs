@@ -1,0 +1,64 @@
+namespace AgentBus.Jobs;
+
+public static class JobStatus
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string WaitingForApproval = "waiting_for_approval";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Canceled = "canceled";
+    public const string Rejected = "rejected";
+
+    public static readonly string[] Active = [Queued, Running, WaitingForApproval];
+
+    public static bool IsTerminal(string status) => status is Completed or Failed or Canceled or Rejected;
+}
+
+public static class StageStatus
+{
+    public const string Pending = "pending";
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Canceled = "canceled";
+}
+
+/// <summary>One stage of the pipeline: the agent that runs it, the stages it waits for, the artifacts it reads.</summary>
+public sealed record StageDefinition(string Name, string AgentType, string[] After, string[] Inputs, string ContentType);
+
+/// <summary>
+/// The pipeline of the contract. prd stops for human approval; qa with security and documentation
+/// with support_docs run in parallel; pm_review waits for both of the last pair.
+/// </summary>
+public static class Pipeline
+{
+    public const string Prd = "prd";
+
+    public static readonly IReadOnlyList<StageDefinition> Stages =
+    [
+        new(Prd, "prd_agent", [], [], "text/markdown"),
+        new("plan", "plan_agent", [Prd], [Prd], "application/json"),
+        new("architecture", "architect_agent", ["plan"], [Prd, "plan"], "text/markdown"),
+        new("uiux", "uiux_agent", ["architecture"], ["architecture", Prd], "text/markdown"),
+        new("development", "developer_agent", ["uiux"], ["architecture", "uiux", Prd], "text/markdown"),
+        new("qa", "qa_agent", ["development"], ["development", "architecture", Prd], "text/markdown"),
+        // Reads qa when it exists; it does not wait for it, so the two run side by side.
+        new("security", "security_agent", ["development"], ["development", "architecture", Prd], "text/markdown"),
+        new("documentation", "tech_writer", ["qa", "security"], [Prd, "plan", "architecture", "uiux", "development", "qa", "security"], "text/markdown"),
+        new("support_docs", "support_engineer", ["qa", "security"], [Prd, "plan", "architecture", "uiux", "development", "qa", "security"], "text/markdown"),
+        new("pm_review", "product_manager", ["documentation", "support_docs"], [Prd, "plan", "architecture", "uiux", "development", "qa", "security", "documentation", "support_docs"], "text/markdown"),
+        new("delivery", "delivery_agent", ["pm_review"], [Prd, "plan", "architecture", "uiux", "development", "qa", "security", "documentation", "support_docs", "pm_review"], "application/json"),
+    ];
+
+    public static readonly IReadOnlyDictionary<string, StageDefinition> ByName = Stages.ToDictionary(s => s.Name);
+
+    public static readonly IReadOnlySet<string> ArtifactTypes = Stages.Select(s => s.Name).ToHashSet();
+
+    public static readonly IReadOnlySet<string> AgentTypes = Stages.Select(s => s.AgentType).ToHashSet();
+
+    /// <summary>The stages that may start once <paramref name="completed"/> are done (approval aside).</summary>
+    public static IEnumerable<StageDefinition> Ready(IReadOnlySet<string> completed) =>
+        Stages.Where(s => !completed.Contains(s.Name) && s.After.Length > 0 && s.After.All(completed.Contains));
+}

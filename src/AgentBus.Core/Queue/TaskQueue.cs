@@ -1,0 +1,132 @@
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace AgentBus.Queue;
+
+/// <summary>
+/// Redis Streams queues with one consumer group. At least once: an entry stays in the group's
+/// pending list until acknowledged; entries whose lease lapsed are reclaimed with XAUTOCLAIM;
+/// retries wait in a sorted set until due; poison entries go to a dead-letter stream.
+/// Acknowledged entries are deleted, so XLEN is the queue depth.
+/// </summary>
+public sealed class TaskQueue(IConnectionMultiplexer redis)
+{
+    public const string Cpu = "cpu";
+    public const string Gpu = "gpu";
+    public const string Group = "agentbus-workers";
+    public static readonly string[] Names = [Cpu, Gpu];
+
+    public static RedisKey StreamKey(string queue) => $"agentbus:queue:{queue}";
+    public static RedisKey DeadLetterKey(string queue) => $"agentbus:queue:{queue}:dead";
+    public static RedisKey DelayedKey(string queue) => $"agentbus:queue:{queue}:delayed";
+    public static RedisChannel NotifyChannel(string queue) => RedisChannel.Literal($"agentbus:queue:{queue}:notify");
+
+    // Moves due retries into the stream atomically, so a crash cannot drop or double them.
+    private static readonly LuaScript PromoteScript = LuaScript.Prepare("""
+        local due = redis.call('ZRANGEBYSCORE', @delayed, '-inf', @now, 'LIMIT', 0, 100)
+        for _, member in ipairs(due) do
+          local fields = cjson.decode(member)
+          local args = {}
+          for i = 1, #fields do args[#args + 1] = fields[i] end
+          redis.call('XADD', @stream, '*', unpack(args))
+          redis.call('ZREM', @delayed, member)
+        end
+        return #due
+        """);
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task EnsureGroupAsync(string queue)
+    {
+        try
+        {
+            await Db.StreamCreateConsumerGroupAsync(StreamKey(queue), Group, "0-0", createStream: true);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+        {
+            // Another process created it first.
+        }
+    }
+
+    public async Task EnqueueAsync(string queue, TaskMessage task)
+    {
+        await Db.StreamAddAsync(StreamKey(queue), task.ToEntries());
+        await Db.PublishAsync(NotifyChannel(queue), "1", CommandFlags.FireAndForget);
+    }
+
+    public async Task<IReadOnlyList<Delivery>> ReadAsync(string queue, string consumer, int count)
+    {
+        var entries = await Db.StreamReadGroupAsync(StreamKey(queue), Group, consumer, ">", count);
+        return entries.Select(e => ToDelivery(queue, e)).ToList();
+    }
+
+    /// <summary>Takes over entries that no consumer has renewed for longer than <paramref name="lease"/>.</summary>
+    public async Task<IReadOnlyList<Delivery>> ReclaimAsync(string queue, string consumer, TimeSpan lease, int count)
+    {
+        var result = await Db.StreamAutoClaimAsync(StreamKey(queue), Group, consumer, (long)lease.TotalMilliseconds, "0-0", count);
+        return result.ClaimedEntries.Where(e => !e.IsNull).Select(e => ToDelivery(queue, e)).ToList();
+    }
+
+    /// <summary>Resets the idle time of entries still being worked on, so they are not reclaimed.</summary>
+    public Task RenewAsync(string queue, string consumer, IReadOnlyCollection<string> entryIds) =>
+        entryIds.Count == 0
+            ? Task.CompletedTask
+            : Db.StreamClaimIdsOnlyAsync(StreamKey(queue), Group, consumer, 0, entryIds.Select(id => (RedisValue)id).ToArray());
+
+    public async Task AckAsync(Delivery delivery)
+    {
+        var tx = Db.CreateTransaction();
+        _ = tx.StreamAcknowledgeAsync(StreamKey(delivery.Queue), Group, delivery.EntryId);
+        _ = tx.StreamDeleteAsync(StreamKey(delivery.Queue), [delivery.EntryId]);
+        await tx.ExecuteAsync();
+    }
+
+    /// <summary>Puts the task back at the end of its queue now (hand-back on shutdown).</summary>
+    public Task RequeueAsync(Delivery delivery) => RetryLaterAsync(delivery, TimeSpan.Zero);
+
+    public async Task RetryLaterAsync(Delivery delivery, TimeSpan delay)
+    {
+        var fields = JsonSerializer.Serialize(delivery.Raw.SelectMany(v => new[] { (string)v.Name!, (string)v.Value! }).ToArray());
+        var due = DateTimeOffset.UtcNow.Add(delay).ToUnixTimeMilliseconds();
+        var tx = Db.CreateTransaction();
+        _ = tx.SortedSetAddAsync(DelayedKey(delivery.Queue), fields, due);
+        _ = tx.StreamAcknowledgeAsync(StreamKey(delivery.Queue), Group, delivery.EntryId);
+        _ = tx.StreamDeleteAsync(StreamKey(delivery.Queue), [delivery.EntryId]);
+        await tx.ExecuteAsync();
+        if (delay == TimeSpan.Zero)
+        {
+            await PromoteDueAsync(delivery.Queue);
+        }
+    }
+
+    public async Task DeadLetterAsync(Delivery delivery, string error)
+    {
+        var tx = Db.CreateTransaction();
+        _ = tx.StreamAddAsync(DeadLetterKey(delivery.Queue), [.. delivery.Raw, new("error", error), new("dead_lettered_at", DateTimeOffset.UtcNow.ToString("O"))]);
+        _ = tx.StreamAcknowledgeAsync(StreamKey(delivery.Queue), Group, delivery.EntryId);
+        _ = tx.StreamDeleteAsync(StreamKey(delivery.Queue), [delivery.EntryId]);
+        await tx.ExecuteAsync();
+    }
+
+    public async Task<int> PromoteDueAsync(string queue)
+    {
+        var moved = (int)await Db.ScriptEvaluateAsync(PromoteScript, new
+        {
+            delayed = DelayedKey(queue),
+            stream = StreamKey(queue),
+            now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        });
+        if (moved > 0)
+        {
+            await Db.PublishAsync(NotifyChannel(queue), "1", CommandFlags.FireAndForget);
+        }
+        return moved;
+    }
+
+    /// <summary>Tasks waiting or in flight (the stream) plus those waiting to retry.</summary>
+    public async Task<long> DepthAsync(string queue) =>
+        await Db.StreamLengthAsync(StreamKey(queue)) + await Db.SortedSetLengthAsync(DelayedKey(queue));
+
+    private static Delivery ToDelivery(string queue, StreamEntry entry) =>
+        new(queue, entry.Id!, TaskMessage.FromEntries(entry.Values), entry.Values);
+}

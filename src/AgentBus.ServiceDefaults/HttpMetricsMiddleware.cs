@@ -23,7 +23,7 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
         }
         finally
         {
-            var endpoint = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            var endpoint = RouteLabel((context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText);
             var method = KnownMethods.Contains(context.Request.Method) ? context.Request.Method.ToUpperInvariant() : "OTHER";
             var tags = new TagList { { "method", method }, { "endpoint", endpoint } };
             metrics.HttpRequestDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
@@ -31,6 +31,10 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
             metrics.HttpRequests.Add(1, tags);
         }
     }
+
+    /// <summary>The route template without a trailing slash (a group's "" route renders as "/api/projects/").</summary>
+    private static string RouteLabel(string? template) =>
+        template is null ? "unmatched" : template.Length > 1 ? template.TrimEnd('/') : template;
 
     private static string StatusText(int status) => status is >= 100 and < 600 ? status.ToString(System.Globalization.CultureInfo.InvariantCulture) : "other";
 }

@@ -23,8 +23,8 @@ public static class ProjectsApi
     public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/projects").WithTags("Projects");
-        group.MapPost("/", CreateProject).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
-        group.MapGet("/", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
+        group.MapPost("", CreateProject).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
+        group.MapGet("", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
         return app;
     }

@@ -182,7 +182,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     /// Marks the task's stage running and returns its inputs, or null when the task must not run:
     /// the job ended, a newer task replaced it, or it already completed (a redelivery).
     /// </summary>
-    public Task<StageWork?> BeginStageAsync(TaskMessage task, CancellationToken ct) =>
+    public Task<StageWork?> BeginStageAsync(TaskMessage task, string consumer, CancellationToken ct) =>
         ChangeAsync("stage_begin", task.JobId, create: null, work: async change =>
         {
             var run = await change.StageRunAsync(task.Stage);
@@ -200,7 +200,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 "UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage",
                 new { task.JobId, task.Stage }, change.Transaction);
             await change.Connection.ExecuteAsync("UPDATE jobs SET stage = @Stage WHERE job_id = @JobId", new { task.JobId, task.Stage }, change.Transaction);
-            await change.AddEventAsync(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType });
+            await change.AddEventAsync(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
 
             var definition = Pipeline.ByName[task.Stage];
             var project = await change.Connection.QuerySingleAsync<ProjectRow>(

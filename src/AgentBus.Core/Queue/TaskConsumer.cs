@@ -25,7 +25,8 @@ public sealed partial class TaskConsumer(
 {
     private readonly ConsumerOptions _options = consumerOptions.Value;
     private readonly QueueOptions _queue = queueOptions.Value;
-    private readonly string _consumer = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+    // host:pid:random, so an operator (or a fault test) can tell which process runs a stage.
+    private readonly string _consumer = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
     private readonly ConcurrentDictionary<string, InFlight> _inFlight = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _handBack = new();
@@ -103,7 +104,7 @@ public sealed partial class TaskConsumer(
         StageWork? work = null;
         try
         {
-            work = await store.BeginStageAsync(task, linked.Token);
+            work = await store.BeginStageAsync(task, _consumer, linked.Token);
             if (work is null)
             {
                 await queue.AckAsync(delivery);

@@ -1,16 +1,14 @@
-using System.Net.Http.Json;
-using System.Text.Json;
+using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace AgentBus.Tests.Infrastructure;
 
 /// <summary>
-/// One Agent Bus AppHost (local Postgres and Redis) shared by the tests of the "AppHost" collection.
-/// Tests in that collection run one at a time, so a test may stop a dependency as long as it
-/// brings it back before it ends.
+/// A whole Agent Bus (local Postgres and Redis, api, worker, gpu-agent) started from the real
+/// AppHost. Subclasses adjust the topology (more workers, settings) before it starts.
 /// </summary>
-public sealed class AppHostFixture : IAsyncLifetime
+public abstract class AgentBusAppFixture : IAsyncLifetime
 {
     public static readonly string[] Services = ["api", "worker", "gpu-agent"];
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
@@ -19,12 +17,20 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
+    /// <summary>Extra resources to wait for, beyond the standard five.</summary>
+    protected virtual IEnumerable<string> ExtraResources => [];
+
+    protected virtual void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
             ["--infra", "local"], (options, _) => options.DisableDashboard = true, cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {
             // Nothing listens on the OTLP endpoint the testing builder sets: flushing to it on
@@ -34,7 +40,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
         _app = await builder.BuildAsync(cts.Token);
         await _app.StartAsync(cts.Token);
-        foreach (var resource in new[] { "postgres", "redis" }.Concat(Services))
+        foreach (var resource in new[] { "postgres", "redis" }.Concat(Services).Concat(ExtraResources))
         {
             await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
         }
@@ -42,22 +48,27 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
 
+    public AgentBusClient Api() => new(CreateClient("api"));
+
+    public async Task<string> ConnectionStringAsync(string resource) =>
+        await App.GetConnectionStringAsync(resource) ?? throw new InvalidOperationException($"{resource} has no connection string");
+
     public async ValueTask DisposeAsync()
     {
         if (_app is not null)
         {
             await _app.DisposeAsync();
         }
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds, failing with the last observation.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> observe, Func<T, bool> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
-        T last;
         while (true)
         {
-            last = await observe();
+            var last = await observe();
             if (condition(last))
             {
                 return last;
@@ -66,10 +77,13 @@ public sealed class AppHostFixture : IAsyncLifetime
             {
                 throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds} s; last observation: {last}");
             }
-            await Task.Delay(250);
+            await Task.Delay(200);
         }
     }
 }
+
+/// <summary>The standard topology, shared by the tests of the "AppHost" collection.</summary>
+public sealed class AppHostFixture : AgentBusAppFixture;
 
 [CollectionDefinition(Name)]
 public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>

@@ -19,10 +19,10 @@ public sealed class DependencyOutageTests(AppHostFixture fixture)
         await fixture.App.ResourceCommands.ExecuteCommandAsync(dependency, KnownResourceCommands.StopCommand, ct);
         try
         {
-            foreach (var service in AppHostFixture.Services)
+            foreach (var service in AgentBusAppFixture.Services)
             {
                 using var client = fixture.CreateClient(service);
-                var (status, body) = await AppHostFixture.EventuallyAsync(
+                var (status, body) = await AgentBusAppFixture.EventuallyAsync(
                     () => ReadinessAsync(client, ct), r => r.Status == HttpStatusCode.ServiceUnavailable, Patience,
                     $"{service} /health/ready turning 503 after {dependency} stopped");
 
@@ -40,10 +40,10 @@ public sealed class DependencyOutageTests(AppHostFixture fixture)
             await fixture.App.ResourceCommands.ExecuteCommandAsync(dependency, KnownResourceCommands.StartCommand, ct);
         }
 
-        foreach (var service in AppHostFixture.Services)
+        foreach (var service in AgentBusAppFixture.Services)
         {
             using var client = fixture.CreateClient(service);
-            await AppHostFixture.EventuallyAsync(() => ReadinessAsync(client, ct), r => r.Status == HttpStatusCode.OK, Patience,
+            await AgentBusAppFixture.EventuallyAsync(() => ReadinessAsync(client, ct), r => r.Status == HttpStatusCode.OK, Patience,
                 $"{service} /health/ready coming back after {dependency} restarted");
         }
     }

@@ -10,7 +10,7 @@ namespace AgentBus.Tests.Topology;
 [Collection(AppHostCollection.Name)]
 public sealed class ServiceEndpointTests(AppHostFixture fixture)
 {
-    public static TheoryData<string> Services => new(AppHostFixture.Services);
+    public static TheoryData<string> Services => new(AgentBusAppFixture.Services);
 
     [Fact]
     public async Task Every_resource_of_the_topology_is_healthy()
@@ -64,7 +64,7 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
         var ct = TestContext.Current.CancellationToken;
         (await client.GetAsync("/health/ready", ct)).Dispose();
 
-        var metrics = await AppHostFixture.EventuallyAsync(
+        var metrics = await AgentBusAppFixture.EventuallyAsync(
             async () => PrometheusText.Parse(await client.GetStringAsync("/metrics", ct)),
             m => m.Sum("agent_bus_http_requests_total", l => l["endpoint"] == "/health/ready") > 0 && m.Sum("agent_bus_ready") == 1,
             TimeSpan.FromSeconds(15), $"{service} exporting its request counter and readiness gauge");

@@ -105,7 +105,13 @@ public static class Extensions
         // dependency in the 503 body and time out quickly.
         builder.AddNpgsqlDataSource(PostgresConnectionName, s => s.DisableHealthChecks = true);
         builder.AddRedisClient(RedisConnectionName, s => s.DisableHealthChecks = true,
-            configureOptions: o => o.AbortOnConnectFail = false);
+            configureOptions: o =>
+            {
+                o.AbortOnConnectFail = false;
+                // While Redis is down, fail at once (callers fall back to the outbox or retry)
+                // instead of queueing commands until they time out.
+                o.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast;
+            });
 
         builder.Services.AddHealthChecks()
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadinessChecks.Tag], timeout: ReadinessChecks.Timeout)

@@ -171,7 +171,15 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         }, ct);
         if (result.Outcome == TransitionOutcome.Done && JobStatus.IsTerminal(result.Status!))
         {
-            await eventBus.PublishStopAsync(jobId);
+            try
+            {
+                await eventBus.PublishStopAsync(jobId);
+            }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                // A running stage then ends when it tries to commit: the job is already final.
+                LogPublishFailed(e.Message);
+            }
         }
         return result;
     }
@@ -350,7 +358,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         {
             await eventBus.PublishAsync(events);
         }
-        catch (StackExchange.Redis.RedisException e)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
             // Listeners re-read Postgres, so a lost live event is only late.
             LogPublishFailed(e.Message);

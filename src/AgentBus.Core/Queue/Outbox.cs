@@ -43,7 +43,7 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
                 return rows.Count;
             }, ct);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             LogRedisDown(e.Message);
             return 0;

@@ -59,7 +59,7 @@ public sealed partial class TaskConsumer(
                     await _wake.Reader.WaitToReadAsync(idle.Token).AsTask().ContinueWith(_ => _wake.Reader.TryRead(out bool _), TaskScheduler.Default);
                 }
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or RedisTimeoutException)
             {
                 LogRedisError(e.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -145,7 +145,7 @@ public sealed partial class TaskConsumer(
             Processed(delivery, "canceled");
             LogStoppedForJob(task.Stage);
         }
-        catch (Exception e) when (work is not null && e is not (NpgsqlException or RedisException))
+        catch (Exception e) when (work is not null && !IsInfrastructure(e))
         {
             var (code, message) = timeout.IsCancellationRequested
                 ? ("stage_timeout", $"stage exceeded its timeout of {_options.StageTimeout}")
@@ -153,7 +153,7 @@ public sealed partial class TaskConsumer(
             Executed(work, "failed", started);
             await FailAsync(delivery, task, work, code, message);
         }
-        catch (Exception e) when (e is NpgsqlException or RedisException)
+        catch (Exception e) when (IsInfrastructure(e))
         {
             // Infrastructure trouble: leave the entry pending; its lease lapses and it is retried.
             metrics.RecordError(e is NpgsqlException ? "postgres_unavailable" : "redis_unavailable");
@@ -210,7 +210,7 @@ public sealed partial class TaskConsumer(
                 }
                 metrics.JobsActive = await store.CountActiveJobsAsync(stoppingToken);
             }
-            catch (Exception e) when (e is RedisException or NpgsqlException)
+            catch (Exception e) when (IsInfrastructure(e))
             {
                 LogInfrastructure(e.GetType().Name, e.Message);
             }
@@ -250,7 +250,7 @@ public sealed partial class TaskConsumer(
                 await action();
                 return;
             }
-            catch (RedisException) when (!ct.IsCancellationRequested)
+            catch (Exception e) when (IsInfrastructure(e) && !ct.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
             }
@@ -265,6 +265,8 @@ public sealed partial class TaskConsumer(
 
     private void Processed(Delivery delivery, string status) =>
         metrics.TasksProcessed.Add(1, new("queue_name", delivery.Queue), new("status", status));
+
+    private static bool IsInfrastructure(Exception e) => e is NpgsqlException or RedisException or RedisTimeoutException;
 
     private static string ErrorType(Exception e) => e switch
     {

@@ -7,8 +7,9 @@ using Npgsql;
 namespace AgentBus.Tests.Pipeline;
 
 /// <summary>
-/// Two workers, a 3 s lease and a development stage that takes 4 s: long enough to kill a worker
-/// or cancel the job while it runs.
+/// Two workers, an 8 s lease, a 1 s shutdown grace and a development stage that takes 4 s: long
+/// enough to kill, stop or cancel while it runs, and a hand-back (1 s) is told apart from a
+/// reclaim (8 s or more).
 /// </summary>
 public sealed class ResilienceAppFixture : AgentBusAppFixture
 {
@@ -24,7 +25,8 @@ public sealed class ResilienceAppFixture : AgentBusAppFixture
             .WithHttpHealthCheck("/health/ready");
         foreach (var w in new[] { builder.CreateResourceBuilder(worker), secondWorker })
         {
-            w.WithEnvironment("AgentBus__Queue__Lease", "00:00:03")
+            w.WithEnvironment("AgentBus__Queue__Lease", "00:00:08")
+             .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")
              .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", "00:00:04");
         }
     }
@@ -42,7 +44,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
 
         var started = await WaitForStageStartedAsync(jobId, "development");
         var consumer = started["data"]!["consumer"]!.GetValue<string>();
-        var pid = int.Parse(consumer.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var (pid, resource) = WorkerOf(consumer);
         using (var victim = Process.GetProcessById(pid))
         {
             victim.Kill();   // SIGKILL: no shutdown hook runs, the task stays un-acknowledged
@@ -60,6 +62,44 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         var runs = restarts.Where(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == "development").ToList();
         Assert.Equal(2, runs.Count);
         Assert.NotEqual(consumer, runs[1]["data"]!["consumer"]!.GetValue<string>());
+        await RestartAsync(resource);
+    }
+
+    [Fact]
+    public async Task Sigterm_hands_a_stage_that_outlives_the_grace_period_back_to_the_queue()
+    {
+        using var api = fixture.Api();
+        var (_, jobId) = await api.CreateProjectAsync("Shutdown in development");
+        await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        (await api.ActAsync(jobId, "approve")).Dispose();
+
+        var started = await WaitForStageStartedAsync(jobId, "development");
+        var consumer = started["data"]!["consumer"]!.GetValue<string>();
+        var (pid, resource) = WorkerOf(consumer);
+        using var victim = Process.GetProcessById(pid);
+        var clock = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        // The 4 s stage cannot finish in the 1 s grace: it goes back to the queue and the other
+        // worker starts it long before the 8 s lease could have lapsed.
+        var events = await AgentBusAppFixture.EventuallyAsync(() => EventsAsync(jobId),
+            e => e.Count(x => (string?)x["type"] == "stage_started" && (string?)x["stage"] == "development") == 2,
+            TimeSpan.FromSeconds(6), "development starting again on the other worker");
+        TestContext.Current.SendDiagnosticMessage($"handed back and restarted {clock.ElapsedMilliseconds} ms after SIGTERM");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6));
+        var rerun = events.Last(x => (string?)x["type"] == "stage_started" && (string?)x["stage"] == "development");
+        Assert.NotEqual(consumer, rerun["data"]!["consumer"]!.GetValue<string>());
+        using (var exitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            await victim.WaitForExitAsync(exitTimeout.Token);
+        }
+
+        await api.WaitForStatusAsync(jobId, "completed", TimeSpan.FromSeconds(60));
+        Assert.Single(await api.ArtifactsAsync(jobId), a => (string?)a!["type"] == "development");
+        await RestartAsync(resource);
     }
 
     [Fact]
@@ -91,6 +131,29 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         {
             w.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The pid in a consumer name (host:pid:random) and the worker resource that runs it, read from
+    /// the OTEL_SERVICE_NAME the AppHost gave the process.
+    /// </summary>
+    private static (int Pid, string Resource) WorkerOf(string consumer)
+    {
+        var pid = int.Parse(consumer.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var environment = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+        var service = environment.FirstOrDefault(v => v.StartsWith("OTEL_SERVICE_NAME=", StringComparison.Ordinal))?["OTEL_SERVICE_NAME=".Length..];
+        return service is "worker" or "worker-2" ? (pid, service) : throw new InvalidOperationException($"pid {pid} is not a worker ({service})");
+    }
+
+    /// <summary>Brings a worker this test ended back, so the other tests keep two.</summary>
+    private async Task RestartAsync(string resource)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await AgentBusAppFixture.EventuallyAsync(
+            () => Task.FromResult(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var s) ? s.Snapshot.State?.Text : null),
+            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), $"{resource} reported stopped");
+        await fixture.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
+        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
     }
 
     /// <summary>Canceled developer runs over the workers that answer (the crash test may have killed one).</summary>

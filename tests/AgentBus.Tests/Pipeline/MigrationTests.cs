@@ -1,0 +1,38 @@
+using AgentBus.Data;
+using AgentBus.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace AgentBus.Tests.Pipeline;
+
+[Collection(AppHostCollection.Name)]
+public sealed class MigrationTests(AppHostFixture fixture)
+{
+    [Fact]
+    public async Task Migrators_started_together_apply_each_script_exactly_once()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync("postgres"));
+        var database = $"migrate_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(admin.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE {database}", connection).ExecuteNonQueryAsync();
+        }
+        await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = database }.ConnectionString);
+
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(() => new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None))));
+
+        await using var read = dataSource.CreateCommand("SELECT version FROM schema_migrations ORDER BY version");
+        var applied = new List<string>();
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                applied.Add(reader.GetString(0));
+            }
+        }
+        Assert.Equal(Migrator.Scripts().Select(s => s.Version), applied);
+        await using var tables = dataSource.CreateCommand("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+        Assert.Equal(8L, (long)(await tables.ExecuteScalarAsync())!);
+    }
+}

@@ -1,6 +1,7 @@
 using AgentBus.Agents;
 using AgentBus.Data;
 using AgentBus.Events;
+using AgentBus.Gpu;
 using AgentBus.Jobs;
 using AgentBus.Llm;
 using AgentBus.Queue;
@@ -22,6 +23,9 @@ public static class AgentBusServiceCollectionExtensions
         builder.Services.AddSingleton<TaskQueue>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<JobEventBus>();
+        builder.Services.AddSingleton<GpuLeases>();
+        builder.Services.AddSingleton<GpuNodeRegistry>();
+        builder.Services.AddSingleton<JobRouter>();
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddHostedService<OutboxRelay>();
         return builder;

@@ -1,3 +1,4 @@
+using AgentBus.Gpu;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -8,7 +9,8 @@ public sealed record StageResponse(string Stage, string AgentType, string Status
     DateTime? QueuedAt, DateTime? StartedAt, DateTime? CompletedAt);
 public sealed record JobError(string? Code, string? Message);
 public sealed record JobResponse(Guid JobId, Guid ProjectId, string Status, string? Stage, JobError? Error,
-    DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? CompletedAt, IReadOnlyList<StageResponse> Stages);
+    DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? CompletedAt, IReadOnlyList<StageResponse> Stages,
+    JobRouting? Routing);
 public sealed record ArtifactListItem(string Type, int Version, string ContentType, int SizeBytes, DateTime CreatedAt);
 public sealed record ArtifactResponse(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);
 public sealed record ApproveRequest(string? Notes);
@@ -34,16 +36,17 @@ public static class JobsApi
         return app;
     }
 
-    public static JobResponse ToResponse(JobRow job, IReadOnlyList<StageRunRow> stages) => new(
+    public static JobResponse ToResponse(JobRow job, IReadOnlyList<StageRunRow> stages, JobRouting? routing) => new(
         job.JobId, job.ProjectId, job.Status, job.Stage,
         job.ErrorCode is null && job.ErrorMessage is null ? null : new JobError(job.ErrorCode, job.ErrorMessage),
         job.CreatedAt, job.UpdatedAt, job.StartedAt, job.CompletedAt,
         stages.OrderBy(s => Pipeline.Stages.ToList().FindIndex(d => d.Name == s.Stage))
-            .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList());
+            .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList(),
+        routing);
 
-    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, CancellationToken ct) =>
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, JobRouter router, CancellationToken ct) =>
         await store.GetJobAsync(job_id, ct) is { } job
-            ? TypedResults.Ok(ToResponse(job, await store.GetStagesAsync(job_id, ct)))
+            ? TypedResults.Ok(ToResponse(job, await store.GetStagesAsync(job_id, ct), await router.GetAsync(job_id, ct)))
             : Problems.NotFound("job", job_id);
 
     public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobStore store, CancellationToken ct)

@@ -1,11 +1,13 @@
 using System.Text.Json;
+using AgentBus.Gpu;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Projects;
 
-public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd);
+/// <summary>RequiresGpu: true or false overrides the ML/CV detector; null (the default) lets it decide.</summary>
+public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd, bool? RequiresGpu = null);
 public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
 public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
 public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
@@ -42,7 +44,7 @@ public static class ProjectsApi
         {
             return Problems.Invalid(check.Errors);
         }
-        var (projectId, jobId) = await store.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, ct);
+        var (projectId, jobId) = await store.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, ct);
         return TypedResults.Created($"/api/projects/{projectId}", new ProjectCreated(projectId, jobId, JobStatus.Queued));
     }
 
@@ -63,14 +65,14 @@ public static class ProjectsApi
             total, limit, offset));
     }
 
-    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, CancellationToken ct)
+    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, JobRouter router, CancellationToken ct)
     {
         if (await store.GetProjectAsync(project_id, ct) is not { } project)
         {
             return Problems.NotFound("project", project_id);
         }
         var job = await store.GetLatestJobAsync(project_id, ct);
-        var latest = job is null ? null : Jobs.JobsApi.ToResponse(job, await store.GetStagesAsync(job.JobId, ct));
+        var latest = job is null ? null : Jobs.JobsApi.ToResponse(job, await store.GetStagesAsync(job.JobId, ct), await router.GetAsync(job.JobId, ct));
         return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
             JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using AgentBus.Data;
 using AgentBus.Events;
+using AgentBus.Gpu;
 using AgentBus.Queue;
 using AgentBus.Telemetry;
 using Dapper;
@@ -14,7 +15,7 @@ namespace AgentBus.Jobs;
 /// The job state machine. Every change locks the job row, writes its events and due tasks in the
 /// same transaction, and after commit publishes the events and hands the tasks to Redis.
 /// </summary>
-public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eventBus, AgentBusMetrics metrics, ILogger<JobStore> logger)
+public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eventBus, AgentBusMetrics metrics, JobRouter router, ILogger<JobStore> logger)
 {
     private const string JobColumns = "job_id, project_id, status, stage, error_code, error_message, created_at, updated_at, started_at, completed_at";
 
@@ -95,8 +96,8 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     // ---- Creation ----------------------------------------------------------------------------
 
-    /// <summary>Project, job, its stage runs, the first task and the job_created event: one transaction.</summary>
-    public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, CancellationToken ct)
+    /// <summary>Project, job, its stage runs, its routing, the first task and the job_created event: one transaction.</summary>
+    public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu, CancellationToken ct)
     {
         var projectId = Guid.CreateVersion7();
         var jobId = Guid.CreateVersion7();
@@ -115,6 +116,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                     stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                     agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
                 }, change.Transaction);
+            await router.RecordAsync(change.Connection, change.Transaction, jobId, name, requirements, requiresGpu);
         }, work: async change =>
         {
             await change.AddEventAsync(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
@@ -320,7 +322,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         JobChange? committed = null;
         var result = await db.InTransactionAsync(queryType, async (connection, transaction) =>
         {
-            var change = new JobChange(connection, transaction);
+            var change = new JobChange(connection, transaction, router);
             if (create is not null)
             {
                 await create(change);
@@ -376,7 +378,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     private partial void LogPublishFailed(string error);
 
     /// <summary>The open transaction of one change to one job, with what it queued and emitted.</summary>
-    private sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    private sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router)
     {
         public NpgsqlConnection Connection { get; } = connection;
         public NpgsqlTransaction Transaction { get; } = transaction;
@@ -423,8 +425,9 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await Connection.ExecuteAsync(
                 "UPDATE stage_runs SET status = 'queued', task_id = @TaskId, notes = @notes, queued_at = now(), completed_at = NULL, error = NULL WHERE job_id = @JobId AND stage = @Stage",
                 new { task.TaskId, notes, task.JobId, task.Stage }, Transaction);
-            await Outbox.AddAsync(Connection, Transaction, TaskQueue.Cpu, task);
-            await AddEventAsync(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId });
+            var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage);
+            await Outbox.AddAsync(Connection, Transaction, queue, task);
+            await AddEventAsync(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId, queue });
             QueuedTasks++;
         }
 

@@ -125,7 +125,7 @@ public static partial class OfflineWriter
         var components = Components(input);
         var md = new StringBuilder($"# {input.Name}: Architecture\n\n## Overview\n\n");
         md.Append($"A web API in front of {components.Count} components, a relational database and a background worker for slow work. ");
-        md.Append(MlWord().IsMatch(input.Requirements) ? "Model inference runs on GPU nodes behind an internal inference service.\n" : "No GPU is needed.\n");
+        md.Append(IsMlWork(input) ? "Model inference runs on GPU nodes behind an internal inference service.\n" : "No GPU is needed.\n");
         md.Append("\n## Components\n\n");
         foreach (var (component, frs) in components)
         {
@@ -252,7 +252,7 @@ public static partial class OfflineWriter
     {
         if (PersonalData().IsMatch(input.Requirements)) yield return "Personal data: breach or non-compliance (high impact); mitigate with encryption, access control and GDPR review.";
         if (Regex.IsMatch(input.Requirements, @"\b(payment|billing|invoice|card)s?\b", RegexOptions.IgnoreCase)) yield return "Payments: fraud and PCI scope (high impact); use a PCI-compliant provider, never store card numbers.";
-        if (MlWord().IsMatch(input.Requirements)) yield return "Model quality drifts after launch (medium impact); monitor accuracy and retrain on fresh data.";
+        if (IsMlWork(input)) yield return "Model quality drifts after launch (medium impact); monitor accuracy and retrain on fresh data.";
         if (Regex.IsMatch(input.Requirements, @"\b(integrat\w*|third[- ]party|api)\b", RegexOptions.IgnoreCase)) yield return "Third-party integrations change or fail (medium impact); isolate behind adapters with retries and contract tests.";
         yield return $"Scope growth beyond the {input.Functional.Count} listed requirements (medium impact); changes go through a new PRD version.";
     }
@@ -279,6 +279,8 @@ public static partial class OfflineWriter
     [GeneratedRegex(@"\b(must|should|shall|needs? to|allows?|lets?|supports?|able to|can|provides?|wants?|enables?)\b", RegexOptions.IgnoreCase)] private static partial Regex RequirementWord();
     [GeneratedRegex(@"\b(performance|latency|fast|secure|security|scal\w*|availability|uptime|reliab\w*|complian\w*|gdpr|accessib\w*)\b", RegexOptions.IgnoreCase)] private static partial Regex QualityWord();
     [GeneratedRegex(@"\b(users?|customers?|admins?|administrators?|operators?|managers?|staff|teams?|clients?|patients?|doctors?|nurses?|students?|teachers?|drivers?|sellers?|buyers?|members?|employees?|guests?|visitors?|owners?|developers?|analysts?)\b", RegexOptions.IgnoreCase)] private static partial Regex UserWord();
-    [GeneratedRegex(@"\b(machine learning|model|training|inference|computer vision|neural|pytorch|tensorflow|gpu)\b", RegexOptions.IgnoreCase)] private static partial Regex MlWord();
+    // The routing's detector, so the architecture never promises GPUs to a "data model" or "staff training" project.
+    private static bool IsMlWork(Input input) => Gpu.GpuWorkDetector.Detect(input.Name, input.Requirements).RequiresGpu;
+
     [GeneratedRegex(@"\b(personal|email|address|phone|health|medical|birth|gdpr|privacy)\b", RegexOptions.IgnoreCase)] private static partial Regex PersonalData();
 }

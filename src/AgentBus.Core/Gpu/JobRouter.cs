@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Text.Json;
+using AgentBus.Data;
+using AgentBus.Queue;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace AgentBus.Gpu;
+
+/// <summary>Where a job's stages go and why, as GET /api/jobs/{id} shows it.</summary>
+public sealed record JobRouting(string Queue, bool RequiresGpu, double Confidence, IReadOnlyList<string> Reasons, string? FallbackReason);
+
+/// <summary>
+/// Routes jobs between the cpu and gpu queues. The decision (detector or the submitter's
+/// requires_gpu) is stored with the job when it is created; each stage of a GPU job then goes to
+/// the gpu queue only while a GPU node is alive, else to cpu with the reason recorded, so a job
+/// never waits on a queue nobody consumes.
+/// </summary>
+public sealed partial class JobRouter(Database db, GpuNodeRegistry nodes, ILogger<JobRouter> logger)
+{
+    public static GpuDetection Decide(string name, string requirements, bool? requiresGpu)
+    {
+        var detected = GpuWorkDetector.Detect(name, requirements);
+        return requiresGpu is { } requested
+            ? detected with
+            {
+                RequiresGpu = requested,
+                Reasons = [$"requires_gpu={(requested ? "true" : "false")} was set on the project and overrides the detector", .. detected.Reasons],
+            }
+            : detected;
+    }
+
+    /// <summary>Stores the routing decision of a new job, inside the transaction that creates it.</summary>
+    public async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string name, string requirements, bool? requiresGpu)
+    {
+        var decision = Decide(name, requirements, requiresGpu);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO job_routing (job_id, requires_gpu, confidence, reasons, queue)
+            VALUES (@jobId, @RequiresGpu, @Confidence, @reasons::jsonb, @queue)
+            """,
+            new { jobId, decision.RequiresGpu, decision.Confidence, reasons = JsonSerializer.Serialize(decision.Reasons), queue = decision.RequiresGpu ? TaskQueue.Gpu : TaskQueue.Cpu },
+            transaction);
+    }
+
+    /// <summary>
+    /// The queue for the next stage of a job whose row the caller has locked. A GPU job falls back
+    /// to cpu when no GPU node has a live heartbeat. When Redis cannot say, the stage goes to gpu:
+    /// it waits in the outbox until Redis answers, and the fallback sweep moves it if no node comes.
+    /// </summary>
+    public async Task<string> QueueForAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string stage)
+    {
+        var requiresGpu = await connection.ExecuteScalarAsync<bool?>(
+            "SELECT requires_gpu FROM job_routing WHERE job_id = @jobId", new { jobId }, transaction);
+        if (requiresGpu != true)
+        {
+            return TaskQueue.Cpu;
+        }
+        bool alive;
+        try
+        {
+            alive = await nodes.AnyGpuNodeAliveAsync();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            LogRegistryUnavailable(e.Message);
+            alive = true;
+        }
+        var queue = alive ? TaskQueue.Gpu : TaskQueue.Cpu;
+        var fallback = alive ? null : string.Create(CultureInfo.InvariantCulture,
+            $"no GPU node had a live heartbeat when stage {stage} was queued at {DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}; it runs on cpu");
+        await connection.ExecuteAsync(
+            "UPDATE job_routing SET queue = @queue, fallback_reason = coalesce(@fallback, fallback_reason), updated_at = now() WHERE job_id = @jobId",
+            new { jobId, queue, fallback }, transaction);
+        return queue;
+    }
+
+    /// <summary>Records that tasks of these jobs were moved from gpu to cpu by the fallback sweep.</summary>
+    public Task RecordFallbackAsync(IReadOnlyCollection<Guid> jobIds, string reason, CancellationToken ct) =>
+        db.ExecuteAsync("job_routing_fallback",
+            "UPDATE job_routing SET queue = 'cpu', fallback_reason = @reason, updated_at = now() WHERE job_id = ANY(@jobIds)",
+            new { jobIds = jobIds.ToArray(), reason }, ct);
+
+    public async Task<JobRouting?> GetAsync(Guid jobId, CancellationToken ct) =>
+        await db.QuerySingleOrDefaultAsync<RoutingRow>("job_routing_get",
+            "SELECT queue, requires_gpu, confidence, reasons::text AS reasons, fallback_reason FROM job_routing WHERE job_id = @jobId", new { jobId }, ct) is { } r
+            ? new JobRouting(r.Queue, r.RequiresGpu, r.Confidence, JsonSerializer.Deserialize<string[]>(r.Reasons)!, r.FallbackReason)
+            : null;
+
+    private sealed class RoutingRow
+    {
+        public string Queue { get; init; } = "";
+        public bool RequiresGpu { get; init; }
+        public double Confidence { get; init; }
+        public string Reasons { get; init; } = "[]";
+        public string? FallbackReason { get; init; }
+    }
+
+    [LoggerMessage(EventId = 600, EventName = "gpu_registry_unavailable", Level = LogLevel.Warning,
+        Message = "Cannot tell whether a GPU node is alive ({Error}); the stage goes to the gpu queue and the fallback sweep covers it")]
+    private partial void LogRegistryUnavailable(string error);
+}

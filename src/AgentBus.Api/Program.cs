@@ -1,4 +1,5 @@
 using AgentBus;
+using AgentBus.Api.Gpu;
 using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
 using Scalar.AspNetCore;
@@ -19,4 +20,5 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapProjectsApi();
 app.MapJobsApi();
+app.MapGpuApi();
 app.Run();

@@ -21,7 +21,8 @@ namespace AgentBus.Queue;
 /// </summary>
 public sealed partial class TaskConsumer(
     TaskQueue queue, JobStore store, StageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
-    IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, ILogger<TaskConsumer> logger) : BackgroundService
+    IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, ILogger<TaskConsumer> logger,
+    IStageExecutionScope? executionScope = null) : BackgroundService
 {
     private readonly ConsumerOptions _options = consumerOptions.Value;
     private readonly QueueOptions _queue = queueOptions.Value;
@@ -30,6 +31,8 @@ public sealed partial class TaskConsumer(
     private readonly ConcurrentDictionary<string, InFlight> _inFlight = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _handBack = new();
+
+    private int Capacity => Math.Min(_options.Concurrency, executionScope?.Capacity ?? int.MaxValue);
 
     private sealed record InFlight(Delivery Delivery, CancellationTokenSource JobStop, Task Work);
 
@@ -46,7 +49,7 @@ public sealed partial class TaskConsumer(
         {
             try
             {
-                var free = _options.Concurrency - _inFlight.Count;
+                var free = Capacity - _inFlight.Count;
                 var deliveries = free > 0 ? await queue.ReadAsync(_options.Queue, _consumer, free) : [];
                 foreach (var delivery in deliveries)
                 {
@@ -120,7 +123,9 @@ public sealed partial class TaskConsumer(
             using var stage = AgentBusTracing.Source.StartActivity($"invoke_agent {work.Stage.AgentType}");
             stage?.SetTag("gen_ai.operation.name", "invoke_agent").SetTag("gen_ai.agent.name", work.Stage.AgentType)
                 .SetTag("job.id", task.JobId).SetTag("project.id", task.ProjectId).SetTag("stage", task.Stage);
-            var (content, calls) = await runner.RunAsync(work, linked.Token);
+            var (content, calls) = executionScope is null
+                ? await runner.RunAsync(work, linked.Token)
+                : await executionScope.RunAsync(task, ct => runner.RunAsync(work, ct), linked.Token);
             stage?.SetTag("gen_ai.usage.input_tokens", calls.Sum(c => c.InputTokens)).SetTag("gen_ai.usage.output_tokens", calls.Sum(c => c.OutputTokens));
 
             var committed = await store.CompleteStageAsync(task, content, calls, CancellationToken.None);
@@ -192,7 +197,7 @@ public sealed partial class TaskConsumer(
             {
                 await queue.RenewAsync(_options.Queue, _consumer, _inFlight.Keys.ToArray());
                 await queue.PromoteDueAsync(_options.Queue);
-                var free = _options.Concurrency - _inFlight.Count;
+                var free = Capacity - _inFlight.Count;
                 if (free > 0)
                 {
                     foreach (var delivery in await queue.ReclaimAsync(_options.Queue, _consumer, _queue.Lease, free))

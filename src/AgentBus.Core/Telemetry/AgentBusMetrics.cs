@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using AgentBus.Gpu;
 
 namespace AgentBus.Telemetry;
 
@@ -62,6 +64,7 @@ public sealed class AgentBusMetrics : IDisposable
             description: "Maximum size of the Postgres connection pool.");
         _meter.CreateObservableGauge("agent_bus.ready", () => Ready ? 1 : 0,
             description: "1 when the service's readiness checks pass, else 0.");
+        (GpuTasks, GpuTaskDuration) = CreateGpuInstruments();
     }
 
     /// <summary>Set by the readiness publisher; observed as agent_bus_ready.</summary>
@@ -99,4 +102,46 @@ public sealed class AgentBusMetrics : IDisposable
         Errors.Add(1, new("component", Component), new("error_type", errorType));
 
     public void Dispose() => _meter.Dispose();
+
+    // ---- GPUs (gpu-agent) ------------------------------------------------------------------------
+    // Gauges read Gpus, the snapshot the gpu-agent refreshes every few seconds; other services leave
+    // it null and export none of them. Units map to the names the dashboards use: By -> _bytes,
+    // Cel -> _celsius, W -> _watts; the exporter adds nothing for "1", so _ratio is in the name.
+
+    public static readonly double[] GpuTaskBuckets = [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+
+    /// <summary>The node's GPUs as last read; observed as agent_bus_gpu_*.</summary>
+    public GpuSnapshot? Gpus { get; set; }
+
+    /// <summary>Stages run on a GPU, by node, gpu index, uuid and status (completed, failed, interrupted).</summary>
+    public Counter<long> GpuTasks { get; }
+    public Histogram<double> GpuTaskDuration { get; }
+
+    private (Counter<long>, Histogram<double>) CreateGpuInstruments()
+    {
+        _meter.CreateObservableGauge("agent_bus.gpu.count",
+            () => Gpus is { } s ? [new Measurement<int>(s.Gpus.Count, new KeyValuePair<string, object?>("node", s.Node))] : Array.Empty<Measurement<int>>(),
+            description: "GPUs the gpu-agent sees on its node (0 when none or no driver).");
+        GpuGauge("agent_bus.gpu.utilization.ratio", "1", "GPU utilization over the driver's last sample period, 0 to 1.", g => g.UtilizationRatio, withName: true);
+        GpuGauge("agent_bus.gpu.memory.used", "By", "GPU memory in use.", g => g.MemoryUsedBytes);
+        GpuGauge("agent_bus.gpu.memory.total", "By", "GPU memory installed.", g => g.MemoryTotalBytes);
+        GpuGauge("agent_bus.gpu.temperature", "Cel", "GPU core temperature.", g => g.TemperatureCelsius);
+        GpuGauge("agent_bus.gpu.power", "W", "GPU power draw.", g => g.PowerWatts);
+        return (
+            _meter.CreateCounter<long>("agent_bus.gpu.tasks", description: "Stages run on each GPU, by outcome (job distribution across GPUs)."),
+            _meter.CreateHistogram("agent_bus.gpu.task.duration", "s", "Time a stage held its GPU, by node and GPU.",
+                advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = GpuTaskBuckets }));
+    }
+
+    private void GpuGauge(string name, string unit, string description, Func<GpuReading, double?> value, bool withName = false) =>
+        _meter.CreateObservableGauge(name, () =>
+            Gpus is not { } s ? [] : s.Gpus.Where(g => value(g) is not null).Select(g =>
+            {
+                var tags = new TagList { { "node", s.Node }, { "gpu", g.Index.ToString(System.Globalization.CultureInfo.InvariantCulture) }, { "uuid", g.Uuid } };
+                if (withName)
+                {
+                    tags.Add("name", g.Name);
+                }
+                return new Measurement<double>(value(g)!.Value, tags);
+            }), unit, description);
 }

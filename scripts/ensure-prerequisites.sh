@@ -10,6 +10,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 if [ "$purpose" = test ]; then
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+  # tests/AgentBus.Tests/Gpu/GpuCheckTests.cs builds a stand-in NVML library from C.
+  command -v cc >/dev/null || missing+=(gcc)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentBus.Tests.Infrastructure;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace AgentBus.Tests.Gpu;
+
+/// <summary>
+/// The topology with the gpu-agent replaying a recorded node of two H100s (tests/fixtures/gpu).
+/// Short timings so a crash is seen quickly: heartbeat every 1 s living 4 s, GPU leases 5 s, queue
+/// leases 6 s; the worker moves GPU work to cpu 20 s after the last GPU node died (longer than a
+/// gpu-agent restart takes). The development stage takes 4 s, long enough to kill it mid-way.
+/// </summary>
+public sealed class GpuAppFixture : AgentBusAppFixture
+{
+    public const string Node = "gpu-node-a";
+    public static readonly string RecordedPath = Path.Combine(Repository.Root, "tests", "fixtures", "gpu", "two-h100.csv");
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        var projects = builder.Resources.OfType<ProjectResource>().ToDictionary(p => p.Name);
+        builder.CreateResourceBuilder(projects["gpu-agent"])
+            .WithEnvironment("AgentBus__Gpu__Source", "recorded")
+            .WithEnvironment("AgentBus__Gpu__RecordedPath", RecordedPath)
+            .WithEnvironment("AgentBus__Gpu__Node", Node)
+            .WithEnvironment("AgentBus__Gpu__RefreshInterval", "00:00:01")
+            .WithEnvironment("AgentBus__Gpu__HeartbeatTtl", "00:00:04")
+            .WithEnvironment("AgentBus__Gpu__LeaseTtl", "00:00:05")
+            .WithEnvironment("AgentBus__Gpu__InferenceEndpoints__1", "http://127.0.0.1:8101/v1")
+            .WithEnvironment("AgentBus__Queue__Lease", "00:00:06")
+            .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")
+            .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", "00:00:04");
+        builder.CreateResourceBuilder(projects["worker"])
+            .WithEnvironment("AgentBus__Gpu__FallbackAfter", "00:00:20")
+            .WithEnvironment("AgentBus__Gpu__FallbackCheckInterval", "00:00:01");
+    }
+
+    /// <summary>The job's events as stored, read straight from Postgres.</summary>
+    public async Task<List<JsonObject>> EventsAsync(Guid jobId)
+    {
+        await using var connection = new NpgsqlConnection(await ConnectionStringAsync("postgres"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);
+        command.Parameters.AddWithValue(jobId);
+        var events = new List<JsonObject>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            events.Add(JsonNode.Parse(reader.GetString(0))!.AsObject());
+        }
+        return events;
+    }
+
+    public async Task<JsonObject> WaitForStageStartedAsync(Guid jobId, string stage) =>
+        (await EventuallyAsync(() => EventsAsync(jobId),
+            events => events.Any(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage),
+            TimeSpan.FromSeconds(60), $"{stage} starting"))
+        .First(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage);
+
+    /// <summary>The GPU lease keys in Redis with their remaining time to live.</summary>
+    public async Task<IReadOnlyList<(string Key, TimeSpan? Ttl)>> LeaseKeysAsync()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(await ConnectionStringAsync("redis"));
+        var server = redis.GetServers().Single();
+        var keys = new List<(string, TimeSpan?)>();
+        await foreach (var key in server.KeysAsync(pattern: "agentbus:gpu:lease:*"))
+        {
+            keys.Add((key!, await redis.GetDatabase().KeyTimeToLiveAsync(key)));
+        }
+        return keys;
+    }
+
+    /// <summary>The pid in a consumer name (host:pid:random), checked to be the gpu-agent's.</summary>
+    public static int GpuAgentPid(string consumer)
+    {
+        var pid = int.Parse(consumer.Split(':')[1], CultureInfo.InvariantCulture);
+        var service = File.ReadAllText($"/proc/{pid}/environ").Split('\0')
+            .FirstOrDefault(v => v.StartsWith("OTEL_SERVICE_NAME=", StringComparison.Ordinal))?["OTEL_SERVICE_NAME=".Length..];
+        return service == "gpu-agent" ? pid : throw new InvalidOperationException($"pid {pid} is {service}, not the gpu-agent");
+    }
+
+    public static async Task KillAsync(int pid)
+    {
+        using var victim = Process.GetProcessById(pid);
+        victim.Kill(); // SIGKILL: no shutdown hook runs, nothing is released or deregistered
+        await victim.WaitForExitAsync();
+    }
+
+    /// <summary>Brings the killed gpu-agent back, so the other tests have it.</summary>
+    public async Task RestartGpuAgentAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await EventuallyAsync(
+            () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState("gpu-agent", out var s) ? s.Snapshot.State?.Text : null),
+            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), "gpu-agent reported stopped");
+        await App.ResourceCommands.ExecuteCommandAsync("gpu-agent", KnownResourceCommands.StartCommand, timeout.Token);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync("gpu-agent", timeout.Token);
+        using var api = Api();
+        await EventuallyAsync(() => api.Http.GetFromJsonAsync<JsonObject>("/api/gpu/nodes"), n => (int?)n!["gpu_count"] == 2,
+            TimeSpan.FromSeconds(15), "the restarted gpu-agent registering its GPUs");
+    }
+}

@@ -21,6 +21,9 @@ public sealed partial class GpuExecutionScope(
     GpuMonitor monitor, GpuLeases leases, AgentBusMetrics metrics, IOptions<GpuAgentOptions> options, ILogger<GpuExecutionScope> logger)
     : IStageExecutionScope
 {
+    /// <summary>The status label values of agent_bus_gpu_tasks_total.</summary>
+    public static readonly string[] Statuses = ["completed", "failed", "interrupted"];
+
     private static readonly TimeSpan Retry = TimeSpan.FromMilliseconds(500);
     private readonly GpuAgentOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, long> _lastLeased = new();

@@ -18,6 +18,7 @@ public sealed partial class GpuMonitor(
     private IGpuTelemetrySource _source = new NoGpuSource();
     private string? _openError;
     private string? _readError;
+    private readonly HashSet<string> _counted = [];
 
     /// <summary>This process, as lease holders and the registry name it (host:pid:random).</summary>
     public string Agent { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
@@ -36,6 +37,7 @@ public sealed partial class GpuMonitor(
         {
             var gpus = await ReadAsync(stoppingToken);
             metrics.Gpus = new GpuSnapshot(Node, gpus);
+            StartTaskCounters(gpus);
             if (first)
             {
                 LogSource(Node, _source.Name, gpus.Count, _openError ?? _readError ?? "none");
@@ -74,6 +76,22 @@ public sealed partial class GpuMonitor(
             _readError = $"{_source.Name}: {e.Message}";
             LogReadFailed(_readError);
             return [];
+        }
+    }
+
+    /// <summary>
+    /// Exports agent_bus_gpu_tasks_total at 0 for every GPU and status as soon as the GPU is seen:
+    /// Prometheus' increase() cannot count the first task on a GPU whose series starts at 1.
+    /// </summary>
+    private void StartTaskCounters(IReadOnlyList<GpuReading> gpus)
+    {
+        foreach (var gpu in gpus.Where(g => _counted.Add(g.Uuid)))
+        {
+            foreach (var status in GpuExecutionScope.Statuses)
+            {
+                metrics.GpuTasks.Add(0, new("node", Node), new("gpu", gpu.Index.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                    new("uuid", gpu.Uuid), new("status", status));
+            }
         }
     }
 

@@ -39,6 +39,9 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         {
             Assert.Equal("gauge", metrics.Types[name]);
         }
+        // Task counters start at 0 for every GPU and status, so increase() sees each GPU's first task.
+        Assert.Equal(gpus.SelectMany(g => new[] { "completed", "failed", "interrupted" }.Select(status => (g.Index, g.Uuid, status))).Order(),
+            metrics.Named("agent_bus_gpu_tasks_total").Select(s => (s.Labels["gpu"], s.Labels["uuid"], s.Labels["status"])).Order());
         foreach (var gpu in gpus)
         {
             double Value(string metric)

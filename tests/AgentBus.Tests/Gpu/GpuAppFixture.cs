@@ -11,7 +11,7 @@ namespace AgentBus.Tests.Gpu;
 /// <summary>
 /// The topology with the gpu-agent replaying a recorded node of two H100s (tests/fixtures/gpu).
 /// Short timings so a crash is seen quickly: heartbeat every 1 s living 4 s, GPU leases 5 s, queue
-/// leases 6 s; the worker moves GPU work to cpu 20 s after the last GPU node died (longer than a
+/// leases 6 s; the worker moves GPU work to cpu 30 s after the last GPU node died (far longer than a
 /// gpu-agent restart takes). The development stage takes 4 s, long enough to kill it mid-way.
 /// </summary>
 public sealed class GpuAppFixture : AgentBusAppFixture
@@ -34,7 +34,7 @@ public sealed class GpuAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")
             .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", "00:00:04");
         builder.CreateResourceBuilder(projects["worker"])
-            .WithEnvironment("AgentBus__Gpu__FallbackAfter", "00:00:20")
+            .WithEnvironment("AgentBus__Gpu__FallbackAfter", "00:00:30")
             .WithEnvironment("AgentBus__Gpu__FallbackCheckInterval", "00:00:01");
     }
 
@@ -97,10 +97,13 @@ public sealed class GpuAppFixture : AgentBusAppFixture
         await EventuallyAsync(
             () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState("gpu-agent", out var s) ? s.Snapshot.State?.Text : null),
             state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), "gpu-agent reported stopped");
+        var restarted = DateTimeOffset.UtcNow;
         await App.ResourceCommands.ExecuteCommandAsync("gpu-agent", KnownResourceCommands.StartCommand, timeout.Token);
         await App.ResourceNotifications.WaitForResourceHealthyAsync("gpu-agent", timeout.Token);
         using var api = Api();
-        await EventuallyAsync(() => api.Http.GetFromJsonAsync<JsonObject>("/api/gpu/nodes"), n => (int?)n!["gpu_count"] == 2,
+        // A heartbeat written after the restart: the dead agent's may not have lapsed yet.
+        await EventuallyAsync(() => api.Http.GetFromJsonAsync<JsonObject>("/api/gpu/nodes"),
+            n => n!["items"]!.AsArray().Any(node => (int?)node!["gpu_count"] == 2 && node["heartbeat_at"]!.GetValue<DateTimeOffset>() > restarted),
             TimeSpan.FromSeconds(15), "the restarted gpu-agent registering its GPUs");
     }
 }

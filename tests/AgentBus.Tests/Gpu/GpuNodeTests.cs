@@ -203,7 +203,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
 
         try
         {
-            // Heartbeat lapses after 4 s, the worker waits 20 s more, then moves the pending task to cpu.
+            // Heartbeat lapses after 4 s, the worker waits 30 s more, then moves the pending task to cpu.
             var job = await api.WaitForStatusAsync(jobId, "completed", TimeSpan.FromSeconds(90));
             var routing = job["routing"]!;
             Assert.True((bool)routing["requires_gpu"]!);

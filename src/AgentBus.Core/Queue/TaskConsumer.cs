@@ -60,6 +60,12 @@ public sealed partial class TaskConsumer(
                     await _wake.Reader.WaitToReadAsync(idle.Token).AsTask().ContinueWith(_ => _wake.Reader.TryRead(out bool _), TaskScheduler.Default);
                 }
             }
+            catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+            {
+                // Redis lost its data (a restart without persistence): recreate the group and go on.
+                LogRedisError(e.Message);
+                await WhenRedisAnswersAsync(() => queue.EnsureGroupAsync(_options.Queue), stoppingToken);
+            }
             catch (Exception e) when (e is RedisException or RedisTimeoutException)
             {
                 LogRedisError(e.Message);

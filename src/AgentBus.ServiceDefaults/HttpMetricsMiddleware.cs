@@ -26,6 +26,7 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
         {
             // The exception handler outside this middleware turns it into a 500: count it as one.
             failed = true;
+            metrics.RecordError("unhandled_exception");
             throw;
         }
         finally

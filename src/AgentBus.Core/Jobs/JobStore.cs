@@ -84,7 +84,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
               FROM (SELECT lexeme FROM unnest(to_tsvector('english', left(@requirements, 20000)))
                     ORDER BY cardinality(positions) DESC, lexeme LIMIT 40) top_terms)
             SELECT a.content FROM artifacts a, terms
-            WHERE a.type = 'prd' AND a.search @@ terms.query AND a.job_id <> @excludeJobId
+            WHERE a.search @@ terms.query AND a.job_id <> @excludeJobId
             ORDER BY ts_rank(a.search, terms.query) DESC, a.created_at DESC
             LIMIT 3
             """, new { excludeJobId, requirements }, ct);

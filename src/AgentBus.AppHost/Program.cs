@@ -1,3 +1,4 @@
+using AgentBus.AppHost;
 using AgentBus.AppHost.Infrastructure;
 
 // The Agent Bus topology. Postgres and Redis are Aspire containers when a container runtime
@@ -10,6 +11,7 @@ const string database = "agentbus";
 var infrastructure = builder.AddAgentBusInfrastructure();
 var postgres = infrastructure.AddPostgres("postgres", database);
 var redis = infrastructure.AddRedis("redis");
+var llm = builder.AddLlmParameters();
 
 builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
@@ -21,6 +23,7 @@ builder.AddProject<Projects.AgentBus_Worker>("worker")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
+    .WithLlm(llm)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")

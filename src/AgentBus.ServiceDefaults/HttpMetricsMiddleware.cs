@@ -17,9 +17,17 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
     public async Task InvokeAsync(HttpContext context)
     {
         var start = Stopwatch.GetTimestamp();
+        var failed = false;
         try
         {
             await next(context);
+        }
+        catch
+        {
+            // The exception handler outside this middleware turns it into a 500: count it as one.
+            failed = true;
+            metrics.RecordError("unhandled_exception");
+            throw;
         }
         finally
         {
@@ -27,7 +35,7 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
             var method = KnownMethods.Contains(context.Request.Method) ? context.Request.Method.ToUpperInvariant() : "OTHER";
             var tags = new TagList { { "method", method }, { "endpoint", endpoint } };
             metrics.HttpRequestDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
-            tags.Add("status", StatusText(context.Response.StatusCode));
+            tags.Add("status", failed ? "500" : StatusText(context.Response.StatusCode));
             metrics.HttpRequests.Add(1, tags);
         }
     }

@@ -74,6 +74,10 @@ internal sealed class ReadinessGaugePublisher(AgentBusMetrics metrics) : IHealth
     public Task PublishAsync(HealthReport report, CancellationToken cancellationToken)
     {
         metrics.Ready = report.Status != HealthStatus.Unhealthy;
+        foreach (var (dependency, entry) in report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy))
+        {
+            metrics.RecordError($"{dependency}_unavailable");
+        }
         return Task.CompletedTask;
     }
 }

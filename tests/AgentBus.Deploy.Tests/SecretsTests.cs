@@ -64,7 +64,9 @@ public class SecretsTests
                 {
                     if (env.Name.StartsWith("ConnectionStrings__", StringComparison.Ordinal))
                         Assert.Equal(Policy.ManagedDataSecretName, env.ValueFrom?.SecretKeyRef?.Name);
-                    Assert.NotEqual(Policy.SecretName, env.ValueFrom?.SecretKeyRef?.Name); // no password of the removed stores
+                    // No password of the removed stores (other secrets, such as model API keys, stay).
+                    Assert.False(env.ValueFrom?.SecretKeyRef?.Name == Policy.SecretName && dataStores.Any(d => env.ValueFrom.SecretKeyRef.Key.StartsWith(d + "-", StringComparison.Ordinal)),
+                        $"{workload} {env.Name} still reads {env.ValueFrom?.SecretKeyRef?.Key}");
                     Assert.DoesNotContain(dataStores, d => (env.Value ?? "").Contains(d + ":", StringComparison.Ordinal) || (env.Value ?? "").Contains("Host=" + d, StringComparison.Ordinal));
                 }
         }

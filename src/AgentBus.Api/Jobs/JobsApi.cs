@@ -32,6 +32,8 @@ public static class JobsApi
         group.MapPost("/{job_id}/request-changes", RequestChanges).WithName("RequestChanges").WithSummary("Regenerate the PRD from the notes, then wait again.");
         group.MapPost("/{job_id}/reject", Reject).WithName("RejectJob").WithSummary("Reject the PRD; the job ends.");
         group.MapPost("/{job_id}/cancel", Cancel).WithName("CancelJob").WithSummary("Cancel the job; running stages stop.");
+        group.MapPost("/{job_id}/resume", Resume).WithName("ResumeJob").WithSummary("Continue a job its budget stopped, from the stage that stopped.");
+        group.MapGet("/{job_id}/usage", GetUsage).WithName("GetJobUsage").WithSummary("Tokens, calls and cost of the job, by agent and model.");
         group.MapGet("/{job_id}/events", JobEventStream.Stream).WithName("JobEvents").WithSummary("Server-sent events of the job; resumes after Last-Event-ID.");
         return app;
     }
@@ -108,6 +110,19 @@ public static class JobsApi
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
             : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await store.CancelAsync(job_id, request?.Reason, ct));
+    }
+
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobStore store, CancellationToken ct) =>
+        Answer(job_id, "resume", $"failed with {JobStore.BudgetExceeded}", await store.ResumeAsync(job_id, ct));
+
+    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid job_id, JobStore store, CancellationToken ct)
+    {
+        if (await store.GetJobAsync(job_id, ct) is not { } job)
+        {
+            return Problems.NotFound("job", job_id);
+        }
+        var project = await store.GetProjectAsync(job.ProjectId, ct);
+        return TypedResults.Ok(UsageResponse.From(await store.UsageAsync(job_id, null, ct), project?.BudgetUsd));
     }
 
     private static Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem> Answer(Guid jobId, string action, string allowed, Transition transition) =>

@@ -8,6 +8,8 @@ namespace AgentBus.Api.Projects;
 
 /// <summary>RequiresGpu: true or false overrides the ML/CV detector; null (the default) lets it decide.</summary>
 public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd, bool? RequiresGpu = null);
+public sealed record UpdateProjectRequest(decimal? BudgetUsd);
+public sealed record ProjectBudget(Guid ProjectId, decimal? BudgetUsd);
 public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
 public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
 public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
@@ -28,6 +30,8 @@ public static class ProjectsApi
         group.MapPost("", CreateProject).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
         group.MapGet("", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
+        group.MapPatch("/{project_id}", UpdateProject).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
+        group.MapGet("/{project_id}/usage", GetUsage).WithName("GetProjectUsage").WithSummary("Tokens, calls and cost over all the project's jobs.");
         return app;
     }
 
@@ -76,4 +80,22 @@ public static class ProjectsApi
         return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
             JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
     }
+
+    public static async Task<Results<Ok<ProjectBudget>, ProblemHttpResult, ValidationProblem>> UpdateProject(
+        Guid project_id, UpdateProjectRequest request, JobStore store, CancellationToken ct)
+    {
+        var check = new Validator().Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000, or null to remove the budget");
+        if (!check.Ok)
+        {
+            return Problems.Invalid(check.Errors);
+        }
+        return await store.UpdateBudgetAsync(project_id, request.BudgetUsd, ct)
+            ? TypedResults.Ok(new ProjectBudget(project_id, request.BudgetUsd))
+            : Problems.NotFound("project", project_id);
+    }
+
+    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid project_id, JobStore store, CancellationToken ct) =>
+        await store.GetProjectAsync(project_id, ct) is { } project
+            ? TypedResults.Ok(UsageResponse.From(await store.UsageAsync(null, project_id, ct), project.BudgetUsd))
+            : Problems.NotFound("project", project_id);
 }

@@ -100,7 +100,8 @@ public sealed class AgentBusInfrastructure
     {
         if (Mode == InfrastructureMode.Containers)
         {
-            return _builder.AddRedis(name);
+            // Queue entries live in Redis: persist them (a snapshot each second with changes), as local mode does with its append-only file.
+            return _builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1), keysChangedThreshold: 1);
         }
 
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(_builder, $"{name}-password", special: false);

@@ -8,40 +8,69 @@ using Microsoft.Extensions.Options;
 
 namespace AgentBus.Agents;
 
-/// <summary>Runs one stage's agent: builds its prompt from the stage's inputs, calls the model, counts the call.</summary>
-public sealed class StageRunner(IChatClient chat, JobStore store, AgentBusMetrics metrics, IOptions<LlmOptions> options)
+/// <summary>
+/// Runs one stage's agent: builds its prompt from the stage's inputs, checks the project's budget,
+/// calls the agent's model, and records the call (tokens, cost, latency) the moment it returns:
+/// spend is real even if the stage fails afterwards.
+/// </summary>
+public sealed class StageRunner(ChatClients clients, PriceTable prices, JobStore store, AgentBusMetrics metrics, IOptions<LlmOptions> options)
 {
-    public async Task<(string Content, IReadOnlyList<LlmCallRecord> Calls)> RunAsync(StageWork work, CancellationToken ct)
+    public async Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct)
     {
         var agentType = work.Stage.AgentType;
         if (!AgentPrompts.UsesModel(agentType))
         {
-            return (DeliveryPackager.Assemble(work), []);
+            return DeliveryPackager.Assemble(work);
         }
 
         var similar = work.Stage.Name == Pipeline.Prd ? await store.SimilarPrdsAsync(work.Job.JobId, work.Project.Requirements, ct) : [];
-        var chatOptions = new ChatOptions { ModelId = options.Value.Model, MaxOutputTokens = options.Value.MaxOutputTokens };
+        var messages = AgentPrompts.Build(work, similar);
+        var route = clients.For(agentType);
+        var price = prices.Find(route.Model);
+        await CheckBudgetAsync(work, messages, price, ct);
+
         var start = Stopwatch.GetTimestamp();
-        var response = await chat.GetResponseAsync(AgentPrompts.Build(work, similar), chatOptions, ct);
+        var response = await route.Client.GetResponseAsync(messages,
+            new ChatOptions { ModelId = route.Model, MaxOutputTokens = options.Value.MaxOutputTokens }, ct);
         var latency = (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
-        var metadata = chat.GetService<ChatClientMetadata>();
-        var provider = metadata?.ProviderName ?? options.Value.Provider;
-        var usage = response.Usage ?? new UsageDetails();
-        var call = new LlmCallRecord(agentType, provider, response.ModelId ?? chatOptions.ModelId ?? metadata?.DefaultModelId ?? "unknown",
-            usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, 0, latency);
+        var usage = LlmUsage.From(response);
+        var call = new LlmCallRecord(agentType, route.Provider, response.ModelId ?? route.Model, usage.InputTokens, usage.OutputTokens,
+            usage.CacheReadTokens, usage.CacheWriteTokens, latency, price?.Cost(usage));
+        Activity.Current?.SetTag("gen_ai.usage.input_tokens", usage.InputTokens).SetTag("gen_ai.usage.output_tokens", usage.OutputTokens)
+            .SetTag("gen_ai.usage.cost", call.CostUsd is { } c ? (double)c : null);
         Count(call);
+        await store.RecordLlmCallAsync(work, taskId, call, CancellationToken.None);
 
         var content = response.Text;
         if (string.IsNullOrWhiteSpace(content))
         {
             throw new AgentOutputException($"{agentType} returned no content");
         }
-        if (work.Stage.ContentType == "application/json")
+        return work.Stage.ContentType == "application/json" ? JsonOnly(agentType, content) : content;
+    }
+
+    /// <summary>
+    /// Stops before a call that could pass the project's budget: what is spent plus this call's
+    /// most (its prompt's tokens and the full output allowance at the model's price).
+    /// </summary>
+    private async Task CheckBudgetAsync(StageWork work, IList<ChatMessage> messages, ModelPrice? price, CancellationToken ct)
+    {
+        if (work.Project.BudgetUsd is not { } budget)
         {
-            content = JsonOnly(agentType, content);
+            return;
         }
-        return (content, [call]);
+        if (price is null)
+        {
+            throw new BudgetExceededException($"the project has a budget of ${budget:0.00##} and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
+        }
+        var spent = await store.ProjectSpendAsync(work.Project.ProjectId, ct);
+        var inputTokens = messages.Sum(m => OfflineChatClient.CountTokens(m.Text));
+        var ceiling = price.Cost(new LlmUsage(inputTokens, options.Value.MaxOutputTokens, 0, 0));
+        if (spent + ceiling > budget)
+        {
+            throw new BudgetExceededException($"spent ${spent:0.00####} of ${budget:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
+        }
     }
 
     private void Count(LlmCallRecord call)
@@ -54,6 +83,14 @@ public sealed class StageRunner(IChatClient chat, JobStore store, AgentBusMetric
             {
                 metrics.LlmTokens.Add(count, agent, provider, new("type", type));
             }
+        }
+        if (call.CostUsd is { } cost)
+        {
+            metrics.LlmCost.Add((double)cost, agent, provider, new("model", call.Model));
+        }
+        else
+        {
+            metrics.LlmCostUnknown.Add(1, agent, provider, new("model", call.Model));
         }
     }
 
@@ -81,3 +118,6 @@ public sealed class StageRunner(IChatClient chat, JobStore store, AgentBusMetric
 
 /// <summary>An agent's answer that cannot be used; the stage is retried.</summary>
 public sealed class AgentOutputException(string message) : Exception(message);
+
+/// <summary>The next call could pass the project's budget: the job stops until the budget is raised and it is resumed.</summary>
+public sealed class BudgetExceededException(string message) : Exception(message);

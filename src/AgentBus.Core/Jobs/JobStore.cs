@@ -85,7 +85,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
               FROM (SELECT lexeme FROM unnest(to_tsvector('english', left(@requirements, 20000)))
                     ORDER BY cardinality(positions) DESC, lexeme LIMIT 40) top_terms)
             SELECT a.content FROM artifacts a, terms
-            WHERE a.type = 'prd' AND a.search @@ terms.query AND a.job_id <> @excludeJobId
+            WHERE a.search @@ terms.query AND a.job_id <> @excludeJobId
             ORDER BY ts_rank(a.search, terms.query) DESC, a.created_at DESC
             LIMIT 3
             """, new { excludeJobId, requirements }, ct);
@@ -230,7 +230,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     /// the next stages whose dependencies are all done, completion after delivery. A redelivered
     /// task that already completed changes nothing. Returns false when the result was discarded.
     /// </summary>
-    public Task<bool> CompleteStageAsync(TaskMessage task, string content, IReadOnlyList<LlmCallRecord> calls, CancellationToken ct) =>
+    public Task<bool> CompleteStageAsync(TaskMessage task, string content, CancellationToken ct) =>
         ChangeAsync("stage_complete", task.JobId, create: null, work: async change =>
         {
             var run = await change.StageRunAsync(task.Stage);
@@ -250,15 +250,6 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             if (version is null)
             {
                 return false;
-            }
-            foreach (var call in calls)
-            {
-                await change.Connection.ExecuteAsync(
-                    """
-                    INSERT INTO llm_calls (job_id, project_id, task_id, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms)
-                    VALUES (@JobId, @ProjectId, @TaskId, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs)
-                    """, new { task.JobId, change.Job.ProjectId, task.TaskId, task.Stage, call.AgentType, call.Provider, call.Model, call.InputTokens, call.OutputTokens, call.CacheReadTokens, call.CacheWriteTokens, call.LatencyMs },
-                    change.Transaction);
             }
             await change.Connection.ExecuteAsync(
                 "UPDATE stage_runs SET status = 'completed', completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
@@ -307,6 +298,108 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
             await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
             return true;
+        }, ct);
+
+    /// <summary>
+    /// The next call could pass the project's budget: the stage and the job stop with
+    /// budget_exceeded, to be resumed once the budget is raised.
+    /// </summary>
+    public Task<bool> StopForBudgetAsync(TaskMessage task, string message, CancellationToken ct) =>
+        ChangeAsync("stage_budget_stop", task.JobId, create: null, work: async change =>
+        {
+            var run = await change.StageRunAsync(task.Stage);
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
+            {
+                return false;
+            }
+            await change.Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = 'failed', error = @error, completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
+                new { task.JobId, task.Stage, error = $"budget_exceeded: {message}" }, change.Transaction);
+            await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = BudgetExceeded, error = message });
+            await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, BudgetExceeded, $"{task.Stage}: {message}");
+            return true;
+        }, ct);
+
+    public const string BudgetExceeded = "budget_exceeded";
+
+    /// <summary>
+    /// Continues a job stopped by its budget from where it stopped: stages not completed become
+    /// pending again and those whose dependencies are done are queued (the PRD keeps its notes).
+    /// </summary>
+    public Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct) =>
+        ChangeAsync("job_resume", jobId, create: null, work: async change =>
+        {
+            if (change.Job is null)
+            {
+                return new Transition(TransitionOutcome.NotFound);
+            }
+            if (change.Job.Status != JobStatus.Failed || change.Job.ErrorCode != BudgetExceeded)
+            {
+                return new Transition(TransitionOutcome.Conflict, change.Job.Status);
+            }
+            var runs = (await change.Connection.QueryAsync<StageRunRow>(
+                "SELECT stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at FROM stage_runs WHERE job_id = @jobId",
+                new { jobId }, change.Transaction)).ToList();
+            var completed = runs.Where(r => r.Status == StageStatus.Completed).Select(r => r.Stage).ToHashSet();
+            await change.Connection.ExecuteAsync(
+                """
+                UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed';
+                UPDATE jobs SET status = 'running', error_code = NULL, error_message = NULL, completed_at = NULL WHERE job_id = @jobId;
+                """, new { jobId }, change.Transaction);
+            await change.AddEventAsync(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
+            var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
+            foreach (var stage in next)
+            {
+                await change.QueueStageAsync(stage, runs.Single(r => r.Stage == stage).Notes);
+            }
+            return new Transition(TransitionOutcome.Done, JobStatus.Running);
+        }, ct);
+
+    /// <summary>A project's budget; null removes it. False when the project does not exist.</summary>
+    public async Task<bool> UpdateBudgetAsync(Guid projectId, decimal? budgetUsd, CancellationToken ct) =>
+        await db.ExecuteAsync("project_budget",
+            "UPDATE projects SET budget_usd = @budgetUsd, updated_at = now() WHERE project_id = @projectId", new { projectId, budgetUsd }, ct) == 1;
+
+    /// <summary>What a project's priced calls have cost so far (the budget check's left side).</summary>
+    public async Task<decimal> ProjectSpendAsync(Guid projectId, CancellationToken ct) =>
+        await db.RunAsync("project_spend", c => c.ExecuteScalarAsync<decimal>(new CommandDefinition(
+            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE project_id = @projectId", new { projectId }, cancellationToken: ct)), ct);
+
+    public Task RecordLlmCallAsync(StageWork work, Guid taskId, LlmCallRecord call, CancellationToken ct) =>
+        db.ExecuteAsync("llm_call_insert",
+            """
+            INSERT INTO llm_calls (job_id, project_id, task_id, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, cost_usd)
+            VALUES (@JobId, @ProjectId, @taskId, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs, @CostUsd)
+            """,
+            new
+            {
+                work.Job.JobId, work.Project.ProjectId, taskId, Stage = work.Stage.Name, call.AgentType, call.Provider, call.Model,
+                call.InputTokens, call.OutputTokens, call.CacheReadTokens, call.CacheWriteTokens, call.LatencyMs, call.CostUsd,
+            }, ct);
+
+    /// <summary>Totals over a job's or a project's calls: overall, by agent type, and by provider and model.</summary>
+    public Task<(UsageTotals Total, IReadOnlyList<UsageTotals> ByAgent, IReadOnlyList<UsageTotals> ByModel)> UsageAsync(Guid? jobId, Guid? projectId, CancellationToken ct) =>
+        db.RunAsync("usage", async c =>
+        {
+            var rows = (await c.QueryAsync<UsageTotals>(new CommandDefinition(
+                """
+                SELECT agent_type, provider, model, count(*) AS calls,
+                       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+                       sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+                       count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, coalesce(sum(cost_usd), 0) AS known_cost_usd
+                FROM llm_calls WHERE (@jobId::uuid IS NULL OR job_id = @jobId) AND (@projectId::uuid IS NULL OR project_id = @projectId)
+                GROUP BY agent_type, provider, model ORDER BY agent_type, provider, model
+                """, new { jobId, projectId }, cancellationToken: ct))).ToList();
+            static UsageTotals Sum(IEnumerable<UsageTotals> g, string? agent = null, string? provider = null, string? model = null) => new()
+            {
+                AgentType = agent, Provider = provider, Model = model,
+                Calls = g.Sum(r => r.Calls), InputTokens = g.Sum(r => r.InputTokens), OutputTokens = g.Sum(r => r.OutputTokens),
+                CacheReadTokens = g.Sum(r => r.CacheReadTokens), CacheWriteTokens = g.Sum(r => r.CacheWriteTokens),
+                UnpricedCalls = g.Sum(r => r.UnpricedCalls), KnownCostUsd = g.Sum(r => r.KnownCostUsd),
+            };
+            return (Sum(rows),
+                (IReadOnlyList<UsageTotals>)rows.GroupBy(r => r.AgentType).Select(g => Sum(g, agent: g.Key)).ToList(),
+                (IReadOnlyList<UsageTotals>)rows.GroupBy(r => (r.Provider, r.Model)).Select(g => Sum(g, provider: g.Key.Provider, model: g.Key.Model)).ToList());
         }, ct);
 
     /// <summary>A task handed back on shutdown goes back to queued, keeping its attempt count.</summary>

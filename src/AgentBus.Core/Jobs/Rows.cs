@@ -65,10 +65,28 @@ public sealed record StageWork(
     JobRow Job, ProjectRow Project, StageDefinition Stage, int Attempt, string? Notes,
     IReadOnlyDictionary<string, ArtifactRow> Inputs, ArtifactRow? PreviousVersion);
 
-/// <summary>One model call as recorded in llm_calls.</summary>
+/// <summary>One model call as recorded in llm_calls; a null cost means the model has no price.</summary>
 public sealed record LlmCallRecord(
     string AgentType, string Provider, string Model, long InputTokens, long OutputTokens,
-    long CacheReadTokens, long CacheWriteTokens, int LatencyMs);
+    long CacheReadTokens, long CacheWriteTokens, int LatencyMs, decimal? CostUsd);
+
+/// <summary>Token and cost totals of a job or project, overall and by agent type and model.</summary>
+public sealed class UsageTotals
+{
+    public string? AgentType { get; init; }
+    public string? Provider { get; init; }
+    public string? Model { get; init; }
+    public long Calls { get; init; }
+    public long InputTokens { get; init; }
+    public long OutputTokens { get; init; }
+    public long CacheReadTokens { get; init; }
+    public long CacheWriteTokens { get; init; }
+    public long UnpricedCalls { get; init; }
+    public decimal KnownCostUsd { get; init; }
+
+    /// <summary>Null when any call had no price: a total that silently left them out would be wrong.</summary>
+    public decimal? CostUsd => UnpricedCalls > 0 ? null : KnownCostUsd;
+}
 
 public enum TransitionOutcome { Done, NotFound, Conflict }
 

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using AgentBus.Agents;
 using AgentBus.Events;
 using AgentBus.Jobs;
+using AgentBus.Llm;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -61,6 +62,12 @@ public sealed partial class TaskConsumer(
                     idle.CancelAfter(_options.IdlePoll);
                     await _wake.Reader.WaitToReadAsync(idle.Token).AsTask().ContinueWith(_ => _wake.Reader.TryRead(out bool _), TaskScheduler.Default);
                 }
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+            {
+                // Redis lost its data (a restart without persistence): recreate the group and go on.
+                LogRedisError(e.Message);
+                await WhenRedisAnswersAsync(() => queue.EnsureGroupAsync(_options.Queue), stoppingToken);
             }
             catch (Exception e) when (e is RedisException or RedisTimeoutException)
             {
@@ -123,12 +130,10 @@ public sealed partial class TaskConsumer(
             using var stage = AgentBusTracing.Source.StartActivity($"invoke_agent {work.Stage.AgentType}");
             stage?.SetTag("gen_ai.operation.name", "invoke_agent").SetTag("gen_ai.agent.name", work.Stage.AgentType)
                 .SetTag("job.id", task.JobId).SetTag("project.id", task.ProjectId).SetTag("stage", task.Stage);
-            var (content, calls) = executionScope is null
-                ? await runner.RunAsync(work, linked.Token)
-                : await executionScope.RunAsync(task, ct => runner.RunAsync(work, ct), linked.Token);
-            stage?.SetTag("gen_ai.usage.input_tokens", calls.Sum(c => c.InputTokens)).SetTag("gen_ai.usage.output_tokens", calls.Sum(c => c.OutputTokens));
-
-            var committed = await store.CompleteStageAsync(task, content, calls, CancellationToken.None);
+            var content = executionScope is null
+                ? await runner.RunAsync(work, task.TaskId, linked.Token)
+                : await executionScope.RunAsync(task, ct => runner.RunAsync(work, task.TaskId, ct), linked.Token);
+            var committed = await store.CompleteStageAsync(task, content, CancellationToken.None);
             await queue.AckAsync(delivery);
             Executed(work, committed ? "completed" : "discarded", started);
             Processed(delivery, committed ? "completed" : "skipped");
@@ -150,13 +155,23 @@ public sealed partial class TaskConsumer(
             Processed(delivery, "canceled");
             LogStoppedForJob(task.Stage);
         }
+        catch (BudgetExceededException e) when (work is not null)
+        {
+            metrics.RecordError(JobStore.BudgetExceeded);
+            await store.StopForBudgetAsync(task, e.Message, CancellationToken.None);
+            await queue.AckAsync(delivery);
+            Executed(work, "budget_exceeded", started);
+            Processed(delivery, "budget_stopped");
+            LogBudgetStop(task.Stage, e.Message);
+        }
         catch (Exception e) when (work is not null && !IsInfrastructure(e))
         {
+            var provider = LlmProviderException.Find(e);
             var (code, message) = timeout.IsCancellationRequested
                 ? ("stage_timeout", $"stage exceeded its timeout of {_options.StageTimeout}")
-                : (ErrorType(e), e.Message);
+                : (provider?.ErrorType ?? ErrorType(e), provider?.Message ?? e.Message);
             Executed(work, "failed", started);
-            await FailAsync(delivery, task, work, code, message);
+            await FailAsync(delivery, task, work, code, message, retryable: provider?.Retryable ?? true);
         }
         catch (Exception e) when (IsInfrastructure(e))
         {
@@ -166,10 +181,10 @@ public sealed partial class TaskConsumer(
         }
     }
 
-    private async Task FailAsync(Delivery delivery, TaskMessage task, StageWork work, string code, string message)
+    private async Task FailAsync(Delivery delivery, TaskMessage task, StageWork work, string code, string message, bool retryable = true)
     {
         metrics.RecordError(code);
-        var final = work.Attempt >= _queue.MaxAttempts;
+        var final = !retryable || work.Attempt >= _queue.MaxAttempts;
         await store.FailAttemptAsync(task, code, message, final, CancellationToken.None);
         if (final)
         {
@@ -276,7 +291,7 @@ public sealed partial class TaskConsumer(
     private static string ErrorType(Exception e) => e switch
     {
         AgentOutputException => "bad_output",
-        Llm.OfflineProviderException => "provider_error",
+        OfflineProviderException => "provider_error",
         HttpRequestException => "provider_unreachable",
         _ => "stage_error",
     };
@@ -297,6 +312,8 @@ public sealed partial class TaskConsumer(
     private partial void LogInfrastructure(string errorKind, string error);
     [LoggerMessage(EventId = 407, EventName = "queue_redis_error", Level = LogLevel.Warning, Message = "Reading the queue failed: {Error}")]
     private partial void LogRedisError(string error);
+    [LoggerMessage(EventId = 409, EventName = "stage_budget_stop", Level = LogLevel.Warning, Message = "Stage {Stage} stopped by the project's budget: {Reason}")]
+    private partial void LogBudgetStop(string stage, string reason);
     [LoggerMessage(EventId = 408, EventName = "consumer_draining", Level = LogLevel.Information, Message = "Shutting down: waiting up to {GraceSeconds} s for {Count} task(s)")]
     private partial void LogDraining(int count, double graceSeconds);
 }

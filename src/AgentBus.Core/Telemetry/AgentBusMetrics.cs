@@ -54,6 +54,10 @@ public sealed class AgentBusMetrics : IDisposable
         LlmCalls = _meter.CreateCounter<long>("agent_bus.agent.llm.calls", description: "Model calls by agent type and provider.");
         LlmTokens = _meter.CreateCounter<long>("agent_bus.agent.llm.tokens",
             description: "Tokens by agent type, provider and type (input, output, cache_read, cache_write).");
+        LlmCost = _meter.CreateCounter<double>("agent_bus.agent.llm.cost_usd",
+            description: "Model spend in US dollars by agent type, provider and model (priced calls only).");
+        LlmCostUnknown = _meter.CreateCounter<long>("agent_bus.agent.llm.cost_unknown",
+            description: "Model calls whose cost is unknown because the model has no price.");
         TasksProcessed = _meter.CreateCounter<long>("agent_bus.worker.tasks.processed",
             description: "Queue tasks handled, by queue and outcome (completed, skipped, retried, dead_lettered, handed_back).");
         DeadLettered = _meter.CreateCounter<long>("agent_bus.queue.dead_lettered", description: "Tasks moved to a dead-letter stream.");
@@ -86,6 +90,8 @@ public sealed class AgentBusMetrics : IDisposable
     public Histogram<double> AgentExecutionDuration { get; }
     public Counter<long> LlmCalls { get; }
     public Counter<long> LlmTokens { get; }
+    public Counter<double> LlmCost { get; }
+    public Counter<long> LlmCostUnknown { get; }
     public Counter<long> TasksProcessed { get; }
     public Counter<long> DeadLettered { get; }
 

@@ -17,6 +17,9 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
+    /// <summary>Command-line arguments of the AppHost (its configuration).</summary>
+    protected virtual string[] Args => [];
+
     /// <summary>Extra resources to wait for, beyond the standard five.</summary>
     protected virtual IEnumerable<string> ExtraResources => [];
 
@@ -24,11 +27,11 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     {
     }
 
-    public async ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
-            ["--infra", "local"], (options, _) => options.DisableDashboard = true, cts.Token);
+            ["--infra", "local", .. Args], (options, _) => options.DisableDashboard = true, cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
@@ -53,7 +56,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     public async Task<string> ConnectionStringAsync(string resource) =>
         await App.GetConnectionStringAsync(resource) ?? throw new InvalidOperationException($"{resource} has no connection string");
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         if (_app is not null)
         {
@@ -82,8 +85,19 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The standard topology, shared by the tests of the "AppHost" collection.</summary>
-public sealed class AppHostFixture : AgentBusAppFixture;
+/// <summary>
+/// The standard topology, shared by the tests of the "AppHost" collection. The offline model is
+/// given a price ($100 per million tokens) so budgets have something to count.
+/// </summary>
+public sealed class AppHostFixture : AgentBusAppFixture
+{
+    public const decimal OfflinePricePerMillion = 100m;
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+}
 
 [CollectionDefinition(Name)]
 public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>

@@ -33,6 +33,12 @@ public sealed class DependencyOutageTests(AppHostFixture fixture)
 
                 using var live = await client.GetAsync("/health", ct);
                 Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+
+                // Every service counts the outage in agent_bus_errors_total and drops agent_bus_ready.
+                await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await client.GetStringAsync("/metrics", ct)),
+                    m => m.Sum("agent_bus_errors_total", l => l["error_type"] == $"{dependency}_unavailable" && l["component"] == service) > 0
+                         && m.Sum("agent_bus_ready") == 0,
+                    Patience, $"{service} counting the {dependency} outage");
             }
         }
         finally

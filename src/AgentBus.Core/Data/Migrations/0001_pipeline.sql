@@ -56,8 +56,8 @@ CREATE TABLE artifacts (
                      CASE WHEN type = 'prd' THEN to_tsvector('english', left(content, 200000)) END) STORED,
     PRIMARY KEY (job_id, type, version)
 );
--- Similar-PRD look-ups use this index, never a scan of all artifacts.
-CREATE INDEX artifacts_prd_search ON artifacts USING gin (search) WHERE type = 'prd';
+-- Similar-PRD look-ups use this index, never a scan of all artifacts (search is NULL except for PRDs).
+CREATE INDEX artifacts_prd_search ON artifacts USING gin (search);
 
 CREATE TABLE job_events (
     job_id     uuid NOT NULL REFERENCES jobs ON DELETE CASCADE,

@@ -37,4 +37,7 @@ public sealed class GpuAgentOptions
     /// AgentBus:Gpu:InferenceEndpoints:0 = http://127.0.0.1:8100/v1.
     /// </summary>
     public Dictionary<int, Uri> InferenceEndpoints { get; set; } = [];
+
+    /// <summary>The model name the node-local inference servers serve (what vLLM or Ollama calls it).</summary>
+    public string InferenceModel { get; set; } = "default";
 }

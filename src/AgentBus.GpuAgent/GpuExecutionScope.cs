@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using AgentBus.Gpu;
+using AgentBus.Llm;
 using AgentBus.Queue;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.Options;
@@ -37,9 +38,9 @@ public sealed partial class GpuExecutionScope(
         var gpu = lease.Gpu.ToString(CultureInfo.InvariantCulture);
         Activity.Current?.SetTag("gpu.node", monitor.Node).SetTag("gpu.index", lease.Gpu).SetTag("gpu.uuid", lease.Uuid)
             .SetTag("gpu.inference_endpoint", lease.InferenceEndpoint);
-        // The stage runs on the configured provider. The seam for node-local inference is
-        // lease.InferenceEndpoint: the OpenAI-compatible client for that endpoint goes here.
+        // With a node-local inference server for this GPU, the stage's model calls go there.
         LogLeased(task.Stage, lease.Gpu, lease.Uuid, lease.Slot, lease.InferenceEndpoint ?? "none: the configured provider");
+        using var local = lease.InferenceEndpoint is { } endpoint ? InferenceEndpoint.Use(new Uri(endpoint), _options.InferenceModel) : null;
 
         using var renewal = new CancellationTokenSource();
         var renewing = RenewWhileRunningAsync(held, renewal.Token);

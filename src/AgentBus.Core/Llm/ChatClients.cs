@@ -22,15 +22,19 @@ public sealed class ChatClients(IOptions<LlmOptions> options, IHttpClientFactory
     public const string AnthropicHttpClient = "llm-anthropic";
     public const string OpenAIHttpClient = "llm-openai";
 
-    private readonly ConcurrentDictionary<(string, string), IChatClient> _clients = new();
+    private readonly ConcurrentDictionary<(string, string, Uri?), IChatClient> _clients = new();
 
     public LlmRoute For(string agentType)
     {
+        if (InferenceEndpoint.Current is var (url, localModel))
+        {
+            return new LlmRoute(_clients.GetOrAdd((LlmProviders.OpenAI, localModel, url), key => Build(key.Item1, key.Item2, key.Item3)), LlmProviders.OpenAI, localModel);
+        }
         var (provider, model) = options.Value.RouteFor(agentType);
-        return new LlmRoute(_clients.GetOrAdd((provider, model), key => Build(key.Item1, key.Item2)), provider, model);
+        return new LlmRoute(_clients.GetOrAdd((provider, model, null), key => Build(key.Item1, key.Item2, key.Item3)), provider, model);
     }
 
-    private IChatClient Build(string provider, string model)
+    private IChatClient Build(string provider, string model, Uri? endpoint)
     {
         var o = options.Value;
         IChatClient inner = provider switch
@@ -46,10 +50,10 @@ public sealed class ChatClients(IOptions<LlmOptions> options, IHttpClientFactory
             }.AsIChatClient(model, o.MaxOutputTokens),
             LlmProviders.OpenAI => new OpenAIClient(
                 // Local OpenAI-compatible servers (Ollama, vLLM) take any key; api.openai.com needs a real one.
-                new ApiKeyCredential(o.OpenAI.Key ?? (o.OpenAI.Url is null ? throw MissingKey(provider, "OpenAI") : "none")),
+                endpoint is null ? new ApiKeyCredential(o.OpenAI.Key ?? (o.OpenAI.Url is null ? throw MissingKey(provider, "OpenAI") : "none")) : new ApiKeyCredential("none"),
                 new OpenAIClientOptions
                 {
-                    Endpoint = o.OpenAI.Url,
+                    Endpoint = endpoint ?? o.OpenAI.Url,
                     Transport = new HttpClientPipelineTransport(http.CreateClient(OpenAIHttpClient)),
                     RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
                     NetworkTimeout = o.Resilience.TotalTimeout,

@@ -19,6 +19,21 @@ public sealed class GpuAppFixture : AgentBusAppFixture
     public const string Node = "gpu-node-a";
     public static readonly string RecordedPath = Path.Combine(Repository.Root, "tests", "fixtures", "gpu", "two-h100.csv");
 
+    /// <summary>GPU 1's node-local inference server (OpenAI-compatible); GPU 0 has none.</summary>
+    public FakeModelServer LocalInference { get; private set; } = null!;
+
+    public override async ValueTask InitializeAsync()
+    {
+        LocalInference = await FakeModelServer.StartAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await LocalInference.DisposeAsync();
+    }
+
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         var projects = builder.Resources.OfType<ProjectResource>().ToDictionary(p => p.Name);
@@ -29,7 +44,8 @@ public sealed class GpuAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Gpu__RefreshInterval", "00:00:01")
             .WithEnvironment("AgentBus__Gpu__HeartbeatTtl", "00:00:04")
             .WithEnvironment("AgentBus__Gpu__LeaseTtl", "00:00:05")
-            .WithEnvironment("AgentBus__Gpu__InferenceEndpoints__1", "http://127.0.0.1:8101/v1")
+            .WithEnvironment("AgentBus__Gpu__InferenceEndpoints__1", new Uri(LocalInference.BaseUrl, "v1").ToString())
+            .WithEnvironment("AgentBus__Gpu__InferenceModel", "llama-3.1-8b-instruct")
             .WithEnvironment("AgentBus__Queue__Lease", "00:00:06")
             .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")
             .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", "00:00:04");

@@ -127,6 +127,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         using var api = fixture.Api();
         using var agent = fixture.CreateClient("gpu-agent");
         var before = PrometheusText.Parse(await agent.GetStringAsync("/metrics"));
+        var localCallsBefore = fixture.LocalInference.Requests.Count;
 
         var jobId = await CreateAsync(api, "PCB inspection", MlRequirements, null);
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
@@ -152,6 +153,16 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         Assert.Equal(11, after.Sum("agent_bus_gpu_task_duration_seconds_count") - before.Sum("agent_bus_gpu_task_duration_seconds_count"));
         Assert.Contains(after.Named("agent_bus_gpu_task_duration_seconds_bucket"), s => s.Labels["le"] == "600" && s.Labels["gpu"] == "1");
         Assert.Empty(await fixture.LeaseKeysAsync());
+
+        // Stages on GPU 1 called its node-local inference server; those on GPU 0 the configured provider.
+        var localCalls = fixture.LocalInference.Requests.Skip(localCallsBefore).ToList();
+        var onGpu1 = (int)perGpu["1"];
+        Assert.InRange(localCalls.Count, Math.Max(1, onGpu1 - 1), onGpu1); // delivery makes no model call
+        Assert.All(localCalls, r => Assert.Equal("llama-3.1-8b-instruct", (string?)r.Body["model"]));
+        var usage = (await api.Http.GetFromJsonAsync<JsonObject>($"/api/jobs/{jobId}/usage"))!;
+        var local = usage["by_model"]!.AsArray().Single(m => (string?)m!["model"] == "llama-3.1-8b-instruct")!;
+        Assert.Equal(("openai", localCalls.Count), ((string?)local["provider"], (int)(long)local["calls"]!));
+        Assert.Equal(10 - localCalls.Count, (long)usage["by_model"]!.AsArray().Single(m => (string?)m!["model"] == "offline-writer-1")!["calls"]!);
     }
 
     [Fact]

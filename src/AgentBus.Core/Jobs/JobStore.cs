@@ -106,13 +106,14 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await change.Connection.ExecuteAsync(
                 """
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
-                INSERT INTO jobs (job_id, project_id, status, stage) VALUES (@jobId, @projectId, 'queued', 'prd');
+                INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent);
                 INSERT INTO stage_runs (job_id, stage, agent_type, status)
                   SELECT @jobId, s.stage, s.agent_type, 'pending' FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
                 """,
                 new
                 {
                     projectId, name, requirements, metadataJson, budgetUsd, jobId,
+                    traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
                     stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                     agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
                 }, change.Transaction);
@@ -124,6 +125,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             return true;
         }, ct);
         metrics.JobsCreated.Add(1);
+        Activity.Current?.SetTag("job.id", jobId).SetTag("project.id", projectId);
         return (projectId, jobId);
     }
 
@@ -158,6 +160,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
     {
+        using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
         var result = await ChangeAsync(queryType, jobId, create: null, work: async change =>
         {
             if (change.Job is null)
@@ -326,8 +329,10 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     /// Continues a job stopped by its budget from where it stopped: stages not completed become
     /// pending again and those whose dependencies are done are queued (the PRD keeps its notes).
     /// </summary>
-    public Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct) =>
-        ChangeAsync("job_resume", jobId, create: null, work: async change =>
+    public async Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct)
+    {
+        using var span = StartInJobTrace("job_resume", await FindJobTraceAsync(jobId, ct));
+        return await ChangeAsync("job_resume", jobId, create: null, work: async change =>
         {
             if (change.Job is null)
             {
@@ -354,6 +359,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             }
             return new Transition(TransitionOutcome.Done, JobStatus.Running);
         }, ct);
+    }
 
     /// <summary>A project's budget; null removes it. False when the project does not exist.</summary>
     public async Task<bool> UpdateBudgetAsync(Guid projectId, decimal? budgetUsd, CancellationToken ct) =>
@@ -407,6 +413,44 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         db.ExecuteAsync("stage_requeue",
             "UPDATE stage_runs SET status = 'queued' WHERE job_id = @JobId AND stage = @Stage AND task_id = @TaskId AND status = 'running'",
             new { task.JobId, task.Stage, task.TaskId }, ct);
+
+    // ---- Tracing -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// An operator's action on a job (approve, request changes, reject, cancel, resume) arrives in
+    /// its own HTTP request, hence its own trace. So that a submitted project stays one trace, the
+    /// action runs in a span whose parent is the job's creating request (jobs.traceparent) and
+    /// which links to the operator's request; what it queues hangs below it. The request span gets
+    /// job.id and project.id, so either trace leads to the other. Null (the action stays in the
+    /// request's trace) for a job without a stored traceparent or when nothing listens.
+    /// </summary>
+    private async Task<JobTrace?> FindJobTraceAsync(Guid jobId, CancellationToken ct)
+    {
+        Activity.Current?.SetTag("job.id", jobId);
+        if (!AgentBusTracing.Source.HasListeners())
+        {
+            return null;
+        }
+        var (traceParent, projectId) = await db.QuerySingleOrDefaultAsync<(string?, Guid)>("job_trace",
+            "SELECT traceparent, project_id FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
+        return ActivityContext.TryParse(traceParent, null, out var context) ? new JobTrace(context, jobId, projectId) : null;
+    }
+
+    /// <summary>Starts the action's span in the job's trace (synchronously, so that it becomes the caller's current span).</summary>
+    private static Activity? StartInJobTrace(string action, JobTrace? job)
+    {
+        var request = Activity.Current;
+        if (job is null || job.Context.TraceId == request?.TraceId)
+        {
+            return null;
+        }
+        request?.SetTag("project.id", job.ProjectId);
+        ActivityLink[] links = request is null ? [] : [new ActivityLink(request.Context)];
+        return AgentBusTracing.Source.StartActivity(action, ActivityKind.Internal, job.Context, links: links)
+            ?.SetTag("job.id", job.JobId).SetTag("project.id", job.ProjectId);
+    }
+
+    private sealed record JobTrace(ActivityContext Context, Guid JobId, Guid ProjectId);
 
     // ---- The transaction every change goes through -------------------------------------------
 
@@ -514,6 +558,11 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
         public async Task QueueStageAsync(string stage, string? notes = null)
         {
+            // The producer span of the task; its context travels in the message (traceparent) and
+            // becomes the parent of the worker's "consume {stage}" span.
+            using var enqueue = AgentBusTracing.Source.StartActivity($"enqueue {stage}", ActivityKind.Producer);
+            enqueue?.SetTag("job.id", Job!.JobId).SetTag("project.id", Job.ProjectId).SetTag("stage", stage)
+                .SetTag("messaging.system", "redis").SetTag("messaging.destination.name", TaskQueue.Cpu).SetTag("messaging.operation.type", "create");
             var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, Activity.Current?.Id);
             await Connection.ExecuteAsync(
                 "UPDATE stage_runs SET status = 'queued', task_id = @TaskId, notes = @notes, queued_at = now(), completed_at = NULL, error = NULL WHERE job_id = @JobId AND stage = @Stage",

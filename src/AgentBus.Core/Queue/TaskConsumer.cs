@@ -99,6 +99,9 @@ public sealed partial class TaskConsumer(
         {
             await queue.DeadLetterAsync(delivery, "malformed queue entry");
             metrics.DeadLettered.Add(1, new KeyValuePair<string, object?>("queue_name", delivery.Queue));
+            metrics.RecordError("malformed_task");
+            Processed(delivery, "dead_lettered");
+            LogMalformed(delivery.EntryId);
             return;
         }
 
@@ -314,6 +317,8 @@ public sealed partial class TaskConsumer(
     private partial void LogRedisError(string error);
     [LoggerMessage(EventId = 409, EventName = "stage_budget_stop", Level = LogLevel.Warning, Message = "Stage {Stage} stopped by the project's budget: {Reason}")]
     private partial void LogBudgetStop(string stage, string reason);
+    [LoggerMessage(EventId = 410, EventName = "task_malformed", Level = LogLevel.Error, Message = "Queue entry {EntryId} is not a task; dead-lettered")]
+    private partial void LogMalformed(string entryId);
     [LoggerMessage(EventId = 408, EventName = "consumer_draining", Level = LogLevel.Information, Message = "Shutting down: waiting up to {GraceSeconds} s for {Count} task(s)")]
     private partial void LogDraining(int count, double graceSeconds);
 }

@@ -33,13 +33,14 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
             ["--infra", "local", .. Args], (options, _) => options.DisableDashboard = true, cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
-        Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {
             // Nothing listens on the OTLP endpoint the testing builder sets: flushing to it on
-            // shutdown would cost seconds per run.
+            // shutdown would cost seconds per run. Added before Configure: environment callbacks
+            // run in order, so a subclass can point the services at an endpoint of its own.
             builder.CreateResourceBuilder(project).WithEnvironment(e => e.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
         }
+        Configure(builder);
 
         _app = await builder.BuildAsync(cts.Token);
         await _app.StartAsync(cts.Token);

@@ -24,7 +24,12 @@ public sealed class GpuAppFixture : AgentBusAppFixture
 
     public override async ValueTask InitializeAsync()
     {
-        LocalInference = await FakeModelServer.StartAsync();
+        // As slow as the offline provider here: development takes 4 s wherever it runs.
+        LocalInference = await FakeModelServer.StartAsync(new AgentBus.Llm.OfflineOptions
+        {
+            Latency = TimeSpan.Zero,
+            LatencyByAgent = { ["developer_agent"] = TimeSpan.FromSeconds(4) },
+        });
         await base.InitializeAsync();
     }
 
@@ -57,7 +62,7 @@ public sealed class GpuAppFixture : AgentBusAppFixture
     /// <summary>The job's events as stored, read straight from Postgres.</summary>
     public async Task<List<JsonObject>> EventsAsync(Guid jobId)
     {
-        await using var connection = new NpgsqlConnection(await ConnectionStringAsync("postgres"));
+        await using var connection = new NpgsqlConnection(await PostgresConnectionStringAsync());
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);

@@ -82,7 +82,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         Assert.Equal(recorded.Select(g => (long)((g.MemoryTotalMiB - g.MemoryUsedMiB) * 1024 * 1024)), gpus.Select(g => (long)g!["memory_free_bytes"]!));
         Assert.All(gpus, g => Assert.Equal(1, (int)g!["free_slots"]!));
         Assert.Null(gpus[0]!["inference_endpoint"]);
-        Assert.Equal("http://127.0.0.1:8101/v1", (string?)gpus[1]!["inference_endpoint"]);
+        Assert.Equal(new Uri(fixture.LocalInference.BaseUrl, "v1").ToString(), (string?)gpus[1]!["inference_endpoint"]);
     }
 
     [Fact]

@@ -57,6 +57,13 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     public async Task<string> ConnectionStringAsync(string resource) =>
         await App.GetConnectionStringAsync(resource) ?? throw new InvalidOperationException($"{resource} has no connection string");
 
+    /// <summary>
+    /// For a test's own queries. Unpooled: a pooled connection could outlive a Postgres restart
+    /// made by an earlier test of the same fixture and fail its first command.
+    /// </summary>
+    public async Task<string> PostgresConnectionStringAsync() =>
+        new Npgsql.NpgsqlConnectionStringBuilder(await ConnectionStringAsync("postgres")) { Pooling = false }.ConnectionString;
+
     public virtual async ValueTask DisposeAsync()
     {
         if (_app is not null)

@@ -26,7 +26,7 @@ public sealed class FakeModelServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Scripted> _script = new();
-    private readonly OfflineChatClient _writer = new(new OfflineOptions { Latency = TimeSpan.Zero });
+    private readonly OfflineChatClient _writer;
 
     public ConcurrentQueue<Seen> Requests { get; } = new();
 
@@ -38,8 +38,9 @@ public sealed class FakeModelServer : IAsyncDisposable
 
     public Uri BaseUrl { get; private set; } = null!;
 
-    private FakeModelServer()
+    private FakeModelServer(OfflineOptions? writer)
     {
+        _writer = new OfflineChatClient(writer ?? new OfflineOptions { Latency = TimeSpan.Zero });
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -48,9 +49,10 @@ public sealed class FakeModelServer : IAsyncDisposable
         _app.MapPost("/v1/chat/completions", ctx => Answer(ctx, anthropic: false));
     }
 
-    public static async Task<FakeModelServer> StartAsync()
+    /// <param name="writer">How the answers are written, e.g. with a per-agent latency.</param>
+    public static async Task<FakeModelServer> StartAsync(OfflineOptions? writer = null)
     {
-        var server = new FakeModelServer();
+        var server = new FakeModelServer(writer);
         await server._app.StartAsync();
         server.BaseUrl = new Uri(server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return server;

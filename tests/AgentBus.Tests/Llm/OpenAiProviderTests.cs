@@ -82,7 +82,7 @@ public sealed class OpenAiProviderTests(OpenAiAppFixture fixture) : IClassFixtur
         Assert.Null(unpriced["cost_usd"]);
 
         // The stored calls, the usage endpoint and the worker's counters tell the same story.
-        await using var db = new NpgsqlConnection(await fixture.ConnectionStringAsync("postgres"));
+        await using var db = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
         await db.OpenAsync();
         await using var sums = new NpgsqlCommand(
             "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), coalesce(sum(cost_usd), 0), count(*) FILTER (WHERE cost_usd IS NULL) FROM llm_calls", db);

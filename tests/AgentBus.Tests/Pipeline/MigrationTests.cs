@@ -11,7 +11,7 @@ public sealed class MigrationTests(AppHostFixture fixture)
     [Fact]
     public async Task Migrators_started_together_apply_each_script_exactly_once()
     {
-        var admin = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync("postgres"));
+        var admin = new NpgsqlConnectionStringBuilder(await fixture.PostgresConnectionStringAsync());
         var database = $"migrate_{Guid.NewGuid():N}";
         await using (var connection = new NpgsqlConnection(admin.ConnectionString))
         {

@@ -185,7 +185,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
     /// <summary>The job's events as stored, read straight from Postgres.</summary>
     private async Task<List<JsonObject>> EventsAsync(Guid jobId)
     {
-        await using var connection = new NpgsqlConnection(await fixture.ConnectionStringAsync("postgres"));
+        await using var connection = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);

@@ -25,7 +25,7 @@ public sealed class SimilarPrdTests(AppHostFixture fixture)
     [Fact]
     public async Task Similar_prds_are_found_through_the_full_text_index_not_a_table_scan()
     {
-        await using var db = new NpgsqlConnection(await fixture.ConnectionStringAsync("postgres"));
+        await using var db = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
         await db.OpenAsync();
         await using (var off = new NpgsqlCommand("SET enable_seqscan = off", db))
         {

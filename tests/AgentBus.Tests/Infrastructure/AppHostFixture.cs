@@ -27,20 +27,28 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>
+    /// Runs after the OTLP endpoint of every project (those Configure added included) is removed:
+    /// environment callbacks run in order, so one added here can point them at a receiver.
+    /// </summary>
+    protected virtual void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder)
+    {
+    }
+
     public virtual async ValueTask InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
             ["--infra", "local", .. Args], (options, _) => options.DisableDashboard = true, cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {
             // Nothing listens on the OTLP endpoint the testing builder sets: flushing to it on
-            // shutdown would cost seconds per run. Added before Configure: environment callbacks
-            // run in order, so a subclass can point the services at an endpoint of its own.
+            // shutdown would cost seconds per run.
             builder.CreateResourceBuilder(project).WithEnvironment(e => e.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT"));
         }
-        Configure(builder);
+        ConfigureTelemetry(builder);
 
         _app = await builder.BuildAsync(cts.Token);
         await _app.StartAsync(cts.Token);

@@ -66,7 +66,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         return output;
     }
 
-    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder)
     {
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {
@@ -77,6 +77,10 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
                 e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
             });
         }
+    }
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
         var price = OfflinePricePerMillion.ToString(CultureInfo.InvariantCulture);
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)

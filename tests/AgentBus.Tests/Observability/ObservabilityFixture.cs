@@ -86,6 +86,11 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", price)
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);
+        // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too.
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gpu-agent"))
+            .WithEnvironment("AgentBus__Gpu__Source", "recorded")
+            .WithEnvironment("AgentBus__Gpu__RecordedPath", Gpu.GpuAppFixture.RecordedPath)
+            .WithEnvironment("AgentBus__Gpu__Node", Gpu.GpuAppFixture.Node);
     }
 
     public override async ValueTask InitializeAsync()
@@ -113,6 +118,16 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         await Task.Delay(TimeSpan.FromSeconds(3));
     }
 
+    /// <summary>An ML project: routed to the gpu queue and run by the gpu-agent on a leased GPU.</summary>
+    private static async Task RunGpuJobAsync(AgentBusClient api)
+    {
+        var (_, jobId) = await api.CreateProjectAsync("Observed: on a GPU", Gpu.GpuNodeTests.MlRequirements);
+        await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        (await api.ActAsync(jobId, "approve")).Dispose();
+        var job = await api.WaitForStatusAsync(jobId, "completed");
+        Assert.Equal("gpu", (string?)job["routing"]!["queue"]);
+    }
+
     private async Task<Workload> RunWorkloadAsync()
     {
         using var api = Api();
@@ -125,6 +140,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         // histograms move between scrapes (a series' first sample is not an increase), so the
         // rate() panels have something to show for every agent.
         var completed = await api.RunJobAsync("Observed: approved at once");
+        await RunGpuJobAsync(api);
 
         // Client mistakes: a 404 and a 400, so the status and endpoint labels have more than 2xx.
         using (var missing = await api.Http.GetAsync($"/api/jobs/{Guid.NewGuid()}"))

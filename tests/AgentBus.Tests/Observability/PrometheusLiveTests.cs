@@ -19,7 +19,6 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
     /// </summary>
     public static readonly IReadOnlyList<(string MetricPrefix, string Why)> Skipped =
     [
-        ("agent_bus_gpu_", "the gpu-agent exports no GPU metrics yet (the GPU work lands later; then remove this skip)"),
         ("container_", "cAdvisor's container metrics exist only on Kubernetes nodes"),
     ];
 

@@ -562,12 +562,13 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             // becomes the parent of the worker's "consume {stage}" span.
             using var enqueue = AgentBusTracing.Source.StartActivity($"enqueue {stage}", ActivityKind.Producer);
             enqueue?.SetTag("job.id", Job!.JobId).SetTag("project.id", Job.ProjectId).SetTag("stage", stage)
-                .SetTag("messaging.system", "redis").SetTag("messaging.destination.name", TaskQueue.Cpu).SetTag("messaging.operation.type", "create");
+                .SetTag("messaging.system", "redis").SetTag("messaging.operation.type", "create");
             var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, Activity.Current?.Id);
             await Connection.ExecuteAsync(
                 "UPDATE stage_runs SET status = 'queued', task_id = @TaskId, notes = @notes, queued_at = now(), completed_at = NULL, error = NULL WHERE job_id = @JobId AND stage = @Stage",
                 new { task.TaskId, notes, task.JobId, task.Stage }, Transaction);
             var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage);
+            enqueue?.SetTag("messaging.destination.name", queue);
             await Outbox.AddAsync(Connection, Transaction, queue, task);
             await AddEventAsync(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId, queue });
             QueuedTasks++;

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentBus.Tests.Infrastructure;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace AgentBus.Tests.Gpu;
@@ -58,29 +57,6 @@ public sealed class GpuAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Gpu__FallbackAfter", "00:00:30")
             .WithEnvironment("AgentBus__Gpu__FallbackCheckInterval", "00:00:01");
     }
-
-    /// <summary>The job's events as stored, read straight from Postgres.</summary>
-    public async Task<List<JsonObject>> EventsAsync(Guid jobId)
-    {
-        await using var connection = new NpgsqlConnection(await PostgresConnectionStringAsync());
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);
-        command.Parameters.AddWithValue(jobId);
-        var events = new List<JsonObject>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            events.Add(JsonNode.Parse(reader.GetString(0))!.AsObject());
-        }
-        return events;
-    }
-
-    public async Task<JsonObject> WaitForStageStartedAsync(Guid jobId, string stage) =>
-        (await EventuallyAsync(() => EventsAsync(jobId),
-            events => events.Any(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage),
-            TimeSpan.FromSeconds(60), $"{stage} starting"))
-        .First(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage);
 
     /// <summary>The GPU lease keys in Redis with their remaining time to live.</summary>
     public async Task<IReadOnlyList<(string Key, TimeSpan? Ttl)>> LeaseKeysAsync()

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using Aspire.Hosting.Testing;
+using Npgsql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -80,6 +82,29 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         }
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>The job's events as stored, read straight from Postgres.</summary>
+    public async Task<List<JsonObject>> EventsAsync(Guid jobId)
+    {
+        await using var connection = new NpgsqlConnection(await PostgresConnectionStringAsync());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);
+        command.Parameters.AddWithValue(jobId);
+        var events = new List<JsonObject>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            events.Add(JsonNode.Parse(reader.GetString(0))!.AsObject());
+        }
+        return events;
+    }
+
+    public async Task<JsonObject> WaitForStageStartedAsync(Guid jobId, string stage) =>
+        (await EventuallyAsync(() => EventsAsync(jobId),
+            events => events.Any(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage),
+            TimeSpan.FromSeconds(60), $"{stage} starting"))
+        .First(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage);
 
     /// <summary>Polls until <paramref name="condition"/> holds, failing with the last observation.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> observe, Func<T, bool> condition, TimeSpan timeout, string what)

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text.Json.Nodes;
 using AgentBus.Tests.Infrastructure;
-using Npgsql;
 
 namespace AgentBus.Tests.Pipeline;
 
@@ -42,7 +40,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
         (await api.ActAsync(jobId, "approve")).Dispose();
 
-        var started = await WaitForStageStartedAsync(jobId, "development");
+        var started = await fixture.WaitForStageStartedAsync(jobId, "development");
         var consumer = started["data"]!["consumer"]!.GetValue<string>();
         var (pid, resource) = WorkerOf(consumer);
         using (var victim = Process.GetProcessById(pid))
@@ -58,7 +56,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         Assert.Equal(11, artifacts.Count);
         Assert.Single(artifacts, a => (string?)a!["type"] == "development");
 
-        var restarts = await EventsAsync(jobId);
+        var restarts = await fixture.EventsAsync(jobId);
         var runs = restarts.Where(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == "development").ToList();
         Assert.Equal(2, runs.Count);
         Assert.NotEqual(consumer, runs[1]["data"]!["consumer"]!.GetValue<string>());
@@ -73,7 +71,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
         (await api.ActAsync(jobId, "approve")).Dispose();
 
-        var started = await WaitForStageStartedAsync(jobId, "development");
+        var started = await fixture.WaitForStageStartedAsync(jobId, "development");
         var consumer = started["data"]!["consumer"]!.GetValue<string>();
         var (pid, resource) = WorkerOf(consumer);
         using var victim = Process.GetProcessById(pid);
@@ -85,7 +83,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
 
         // The 4 s stage cannot finish in the 1 s grace: it goes back to the queue and the other
         // worker starts it long before the 8 s lease could have lapsed.
-        var events = await AgentBusAppFixture.EventuallyAsync(() => EventsAsync(jobId),
+        var events = await AgentBusAppFixture.EventuallyAsync(() => fixture.EventsAsync(jobId),
             e => e.Count(x => (string?)x["type"] == "stage_started" && (string?)x["stage"] == "development") == 2,
             TimeSpan.FromSeconds(6), "development starting again on the other worker");
         TestContext.Current.SendDiagnosticMessage($"handed back and restarted {clock.ElapsedMilliseconds} ms after SIGTERM");
@@ -109,7 +107,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         var (_, jobId) = await api.CreateProjectAsync("Cancel in development");
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
         (await api.ActAsync(jobId, "approve")).Dispose();
-        await WaitForStageStartedAsync(jobId, "development");
+        await fixture.WaitForStageStartedAsync(jobId, "development");
 
         var workers = new[] { fixture.CreateClient("worker"), fixture.CreateClient("worker-2") };
         var canceledBefore = await CanceledExecutionsAsync(workers);
@@ -174,28 +172,5 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
             }
         }
         return total;
-    }
-
-    private async Task<JsonObject> WaitForStageStartedAsync(Guid jobId, string stage) =>
-        (await AgentBusAppFixture.EventuallyAsync(() => EventsAsync(jobId),
-            events => events.Any(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage),
-            TimeSpan.FromSeconds(30), $"{stage} starting"))
-        .First(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage);
-
-    /// <summary>The job's events as stored, read straight from Postgres.</summary>
-    private async Task<List<JsonObject>> EventsAsync(Guid jobId)
-    {
-        await using var connection = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT json_build_object('seq', seq, 'type', type, 'stage', stage, 'data', data)::text FROM job_events WHERE job_id = $1 ORDER BY seq", connection);
-        command.Parameters.AddWithValue(jobId);
-        var events = new List<JsonObject>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            events.Add(JsonNode.Parse(reader.GetString(0))!.AsObject());
-        }
-        return events;
     }
 }

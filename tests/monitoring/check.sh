@@ -182,6 +182,10 @@ postgres_panels_run() {
     sleep 0.1
   done
   psql=("$pg_bin/psql" -h "$d/sock" -U postgres -X -q -v ON_ERROR_STOP=1)
+  # The application's own schema, exactly as the services migrate it, then a few rows.
+  for f in "$here"/../../src/AgentBus.Core/Data/Migrations/*.sql; do
+    "${psql[@]}" -1 -f "$f" || { echo "migration failed: $f"; return 1; }
+  done
   "${psql[@]}" -f "$here/pg-fixture.sql" || { cat "$d/server.log"; return 1; }
   local rows
   for f in "$d"/sql/*.sql; do

@@ -17,7 +17,8 @@ if ! dotnet build AgentBus.sln -nologo -clp:ErrorsOnly -warnaserror; then
 fi
 
 echo "== .NET tests"
-dotnet test --solution AgentBus.sln --no-build -- --timeout 25m 2>&1 | tee "$results/dotnet.log"
+dotnet test --solution AgentBus.sln --no-build --results-directory "$results/reports" \
+  -- --timeout 25m --report-xunit-junit 2>&1 | tee "$results/dotnet.log"
 total=$(grep -oE 'total: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
 nfailed=$(grep -oE 'failed: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 1)
 if [ "$total" -eq 0 ]; then nfailed=1; fi
@@ -35,5 +36,7 @@ if [ -x tests/monitoring/check.sh ]; then
   fi
 fi
 
+# The failing tests' names and first message lines go last, where a truncated CI log still shows them.
+scripts/failed-tests.py "$results/reports" "$results/monitoring.log" || true
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

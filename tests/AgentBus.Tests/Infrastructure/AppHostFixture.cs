@@ -42,7 +42,11 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
             ["--infra", "local", .. Args], (options, _) => options.DisableDashboard = true, cts.Token);
-        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        // Health probes failing while resources start (or while a test stops one) are expected:
+        // left on, they bury a failing test's real message in hundreds of stack traces.
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
+            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Error));
         Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {

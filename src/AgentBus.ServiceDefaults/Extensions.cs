@@ -87,6 +87,7 @@ public static class Extensions
                 .AddMeter(AgentBusMetrics.MeterName, AgentBus.Llm.LlmTelemetry.SourceName)
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new BackgroundSpanSampler()))
                 .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName, AgentBus.Llm.LlmTelemetry.SourceName)
                 .AddAspNetCoreInstrumentation(o =>
                     // Probes and scrapes every few seconds would drown the real traces.

@@ -1,4 +1,5 @@
 using AgentBus;
+using AgentBus.Api;
 using AgentBus.Api.Gpu;
 using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
@@ -15,6 +16,7 @@ builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 1024 * 1024)
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseUtf8RequestBodies();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");

@@ -41,6 +41,9 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public ConcurrentQueue<string> Errors { get; } = new();
 
+    /// <summary>Every export request's raw body, by path: strings travel in protobuf as plain UTF-8.</summary>
+    public ConcurrentQueue<(string Path, byte[] Body)> Raw { get; } = new();
+
     /// <summary>The service.name of every export request, with its path: "/v1/metrics gpu-agent".</summary>
     public ConcurrentDictionary<string, int> ExportsByService { get; } = new();
 
@@ -69,6 +72,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         Requests.AddOrUpdate(path, 1, (_, n) => n + 1);
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body);
+        Raw.Enqueue((path, body.ToArray()));
         // Every Export*ServiceRequest: 1 resource_* (1 resource (1 attributes)).
         foreach (var service in Proto.Messages(body.ToArray(), 1)
                      .SelectMany(r => Proto.Messages(r, 1)).Select(r => Attributes(r, 1).GetValueOrDefault("service.name", "")).Distinct())

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using AgentBus.Tests.Infrastructure;
+using AgentBus.Tests.Observability;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentBus.Tests.Security;
+
+/// <summary>
+/// A whole Agent Bus where every secret has a recognisable random value and is really used: the
+/// openai provider points at a FakeModelServer (so the key goes out in requests), logs are exported
+/// over OTLP to a local receiver, and every line every resource prints is kept.
+/// </summary>
+public sealed class SecurityFixture : AgentBusAppFixture
+{
+    public string OpenAIApiKey { get; } = $"sk-oai-leakcheck-{Guid.NewGuid():N}";
+    public string AnthropicApiKey { get; } = $"sk-ant-leakcheck-{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// The api's admin key: the AppHost's `api-key` parameter once the auth work lands; until then the
+    /// value is configured (Parameters:api-key and AgentBus:Auth:AdminApiKey) but nothing uses it.
+    /// </summary>
+    public string AdminApiKey { get; } = $"abk-leakcheck-{Guid.NewGuid():N}";
+
+    public FakeModelServer Models { get; private set; } = null!;
+    public OtlpReceiver Otlp { get; private set; } = null!;
+
+    /// <summary>Every line every resource (postgres and redis included) printed, with its resource's name.</summary>
+    public ConcurrentQueue<(string Resource, string Line)> Logs { get; } = new();
+
+    protected override string[] Args =>
+    [
+        "--AgentBus:Llm:Provider=openai", "--AgentBus:Llm:Model=gpt-4o-mini",
+        $"--AgentBus:Llm:OpenAI:BaseUrl={new Uri(Models.BaseUrl, "v1")}",
+        $"--AgentBus:Llm:OpenAI:ApiKey={OpenAIApiKey}", $"--AgentBus:Llm:Anthropic:ApiKey={AnthropicApiKey}",
+        $"--Parameters:api-key={AdminApiKey}",
+    ];
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
+            .WithEnvironment("AgentBus__Auth__AdminApiKey", AdminApiKey);
+        // A provider error should fail its stage in seconds, not after minutes of backoff.
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+            .WithEnvironment("AgentBus__Llm__Resilience__MaxRetries", "1")
+            .WithEnvironment("AgentBus__Llm__Resilience__RetryBaseDelay", "00:00:00.100");
+    }
+
+    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(e =>
+            {
+                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.BaseUrl.ToString().TrimEnd('/');
+                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                e.EnvironmentVariables["OTEL_BLRP_SCHEDULE_DELAY"] = "200";
+                e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+            });
+        }
+    }
+
+    public override async ValueTask InitializeAsync()
+    {
+        Models = await FakeModelServer.StartAsync();
+        Otlp = await OtlpReceiver.StartAsync();
+        await base.InitializeAsync();
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var resource in App.Services.GetRequiredService<DistributedApplicationModel>().Resources)
+        {
+            // WatchAsync replays what was printed before it started, so startup lines are kept too.
+            _ = Task.Run(async () =>
+            {
+                await foreach (var batch in logs.WatchAsync(resource))
+                {
+                    foreach (var line in batch)
+                    {
+                        Logs.Enqueue((resource.Name, line.Content));
+                    }
+                }
+            });
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Otlp.DisposeAsync();
+        await Models.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SecurityCollection : ICollectionFixture<SecurityFixture>
+{
+    public const string Name = "Security";
+}

@@ -43,6 +43,7 @@ public static class ProjectsApi
             .Text(request.Requirements, "requirements", MaxRequirements)
             .Require(request.Metadata is null || request.Metadata.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "metadata", "must be a JSON object")
             .Require(metadata.Length <= MaxMetadataBytes, "metadata", $"must be at most {MaxMetadataBytes} bytes")
+            .Require(request.Metadata is not { } md || Storable(md), "metadata", "must not contain NUL characters (\\u0000) or unpaired surrogates")
             .Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000");
         if (!check.Ok)
         {
@@ -50,6 +51,29 @@ public static class ProjectsApi
         }
         var (projectId, jobId) = await store.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, ct);
         return TypedResults.Created($"/api/projects/{projectId}", new ProjectCreated(projectId, jobId, JobStatus.Queued));
+    }
+
+    /// <summary>
+    /// Whether Postgres's jsonb can store the value: it refuses \u0000 and unpaired surrogates,
+    /// which are valid JSON escapes, so without this check they fail the insert as a 500.
+    /// </summary>
+    private static bool Storable(JsonElement value)
+    {
+        static bool Text(string? s) => s is not null && !s.Contains('\0', StringComparison.Ordinal);
+        try
+        {
+            return value.ValueKind switch
+            {
+                JsonValueKind.String => Text(value.GetString()),
+                JsonValueKind.Object => value.EnumerateObject().All(p => Text(p.Name) && Storable(p.Value)),
+                JsonValueKind.Array => value.EnumerateArray().All(Storable),
+                _ => true,
+            };
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // an unpaired surrogate escape cannot be read as a string
+        }
     }
 
     public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobStore store, CancellationToken ct,

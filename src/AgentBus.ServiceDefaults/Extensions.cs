@@ -53,6 +53,9 @@ public static class Extensions
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
+            // Trace-level request logs name every header: none of their values (Authorization,
+            // x-api-key) may be written.
+            http.RedactLoggedHeaders(_ => true);
             http.AddStandardResilienceHandler();
             http.AddServiceDiscovery();
         });
@@ -68,6 +71,8 @@ public static class Extensions
         // Puts trace_id and span_id of the current Activity into every log line's scope.
         builder.Logging.Configure(o => o.ActivityTrackingOptions =
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        // Last line of defence: configured passwords, keys and tokens are masked in every log record.
+        builder.Services.AddSecretRedaction();
     }
 
     private static void ConfigureOpenTelemetry(this IHostApplicationBuilder builder, string component)

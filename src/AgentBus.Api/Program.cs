@@ -2,6 +2,7 @@ using AgentBus;
 using AgentBus.Api.Gpu;
 using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
+using AgentBus.Api.Security;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,16 +10,24 @@ builder.AddServiceDefaults("api");
 builder.AddAgentBusCore();
 builder.Services.AddOpenApi();
 builder.Services.AddExceptionHandler<AgentBus.Api.BadRequestHandler>();
+builder.Services.AddAgentBusAuth(builder.Configuration);
+builder.Services.AddAgentBusRateLimits(builder.Configuration);
 // Requirements are capped at 100,000 characters: 1 MiB is ample; more is refused with 413.
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 1024 * 1024);
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// The limiter partitions by the authenticated caller, so it runs after authentication; and before
+// authorization, so that anonymous requests (key guessing) are limited per address too.
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapProjectsApi();
 app.MapJobsApi();
 app.MapGpuApi();
+app.MapKeysApi();
 app.Run();

@@ -13,7 +13,22 @@ builder.Services.AddExceptionHandler<AgentBus.Api.BadRequestHandler>();
 builder.Services.AddAgentBusAuth(builder.Configuration);
 builder.Services.AddAgentBusRateLimits(builder.Configuration);
 // Requirements are capped at 100,000 characters: 1 MiB is ample; more is refused with 413.
-builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 1024 * 1024);
+builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = AgentBus.Api.BadRequestHandler.MaxBodyBytes);
+// Outside Development a body over the limit reaches no exception handler: the endpoint only sets
+// 413 and the status-code page writes the problem, which gets the same words here.
+builder.Services.PostConfigure<ProblemDetailsOptions>(o =>
+{
+    var customize = o.CustomizeProblemDetails;
+    o.CustomizeProblemDetails = context =>
+    {
+        customize?.Invoke(context);
+        if (context.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge && context.ProblemDetails.Detail is null)
+        {
+            context.ProblemDetails.Title = AgentBus.Api.BadRequestHandler.TooLargeTitle;
+            context.ProblemDetails.Detail = AgentBus.Api.BadRequestHandler.TooLargeDetail;
+        }
+    };
+});
 
 var app = builder.Build();
 app.UseExceptionHandler();

@@ -54,8 +54,8 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         var cacheKey = CacheKey(hash);
         if (!cache.TryGetValue(cacheKey, out CachedKey? cached))
         {
-            var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_storedlookup",
-                "SELECT id, role, storedhash FROM api_keys WHERE storedhash = @hash AND revoked_at IS NULL", new { hash }, ct);
+            var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
+                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
             // Unknown keys are cached too: a client retrying a wrong key must not reach Postgres each time.
             cached = new CachedKey(row is not null && CryptographicOperations.FixedTimeEquals(row.KeyHash, hash) ? row : null);
             cache.Set(cacheKey, cached, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
@@ -71,9 +71,9 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
     public async Task<(ApiKeyRow Row, string Key)> CreateAsync(string name, string role, string createdBy, CancellationToken ct)
     {
         var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var row = await db.QuerySingleOrDefaultAsync<ApiKeyRow>("api_storedcreate",
+        var row = await db.QuerySingleOrDefaultAsync<ApiKeyRow>("api_key_create",
             """
-            INSERT INTO api_keys (id, name, role, prefix, storedhash, created_by) VALUES (@id, @name, @role, @prefix, @hash, @createdBy)
+            INSERT INTO api_keys (id, name, role, prefix, key_hash, created_by) VALUES (@id, @name, @role, @prefix, @hash, @createdBy)
             RETURNING id, name, role, prefix, created_at, created_by, revoked_at, last_used_at
             """,
             new { id = Guid.CreateVersion7(), name, role, prefix = key[..DisplayPrefixLength], hash = Hash(key), createdBy }, ct);
@@ -82,18 +82,18 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
 
     public async Task<(IReadOnlyList<ApiKeyRow> Items, long Total)> ListAsync(int limit, int offset, CancellationToken ct)
     {
-        var items = await db.QueryAsync<ApiKeyRow>("api_storedlist",
+        var items = await db.QueryAsync<ApiKeyRow>("api_key_list",
             "SELECT id, name, role, prefix, created_at, created_by, revoked_at, last_used_at FROM api_keys ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset",
             new { limit, offset }, ct);
-        var total = await db.QuerySingleOrDefaultAsync<long>("api_storedcount", "SELECT count(*) FROM api_keys", null, ct);
+        var total = await db.QuerySingleOrDefaultAsync<long>("api_key_count", "SELECT count(*) FROM api_keys", null, ct);
         return (items, total);
     }
 
     /// <summary>Revokes the key (idempotent); false when there is no such key.</summary>
     public async Task<bool> RevokeAsync(Guid id, CancellationToken ct)
     {
-        var hash = await db.QuerySingleOrDefaultAsync<byte[]>("api_storedrevoke",
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = @id RETURNING storedhash", new { id }, ct);
+        var hash = await db.QuerySingleOrDefaultAsync<byte[]>("api_key_revoke",
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = @id RETURNING key_hash", new { id }, ct);
         if (hash is null)
         {
             return false;
@@ -115,7 +115,7 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         {
             try
             {
-                await db.ExecuteAsync("api_storedtouch", "UPDATE api_keys SET last_used_at = now() WHERE id = @id", new { id }, CancellationToken.None);
+                await db.ExecuteAsync("api_key_touch", "UPDATE api_keys SET last_used_at = now() WHERE id = @id", new { id }, CancellationToken.None);
             }
             catch (Exception e)
             {

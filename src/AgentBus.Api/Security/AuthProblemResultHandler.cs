@@ -24,8 +24,9 @@ public sealed class AuthProblemResultHandler(IProblemDetailsService problems) : 
         }
         else if (result.Forbidden)
         {
+            // The group's policy and the endpoint's are combined: the strictest names the role needed.
             var needed = policy.Requirements.OfType<Microsoft.AspNetCore.Authorization.Infrastructure.RolesAuthorizationRequirement>()
-                .SelectMany(r => r.AllowedRoles).FirstOrDefault() ?? "another";
+                .MinBy(r => r.AllowedRoles.Count())?.AllowedRoles.First() ?? "another";
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", $"This needs the {needed} role or higher.");
         }

@@ -106,7 +106,8 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
     private void TouchLastUsed(Guid id)
     {
         var now = Environment.TickCount64;
-        var last = _lastUsedWritten.GetOrAdd(id, long.MinValue);
+        // Half of MinValue: "never", yet now - last cannot overflow.
+        var last = _lastUsedWritten.GetOrAdd(id, long.MinValue / 2);
         if (now - last < LastUsedInterval.TotalMilliseconds || !_lastUsedWritten.TryUpdate(id, now, last))
         {
             return;

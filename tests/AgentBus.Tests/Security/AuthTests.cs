@@ -134,6 +134,10 @@ public sealed class AuthTests(AppHostFixture fixture)
         }
 
         using var admin = fixture.Api();
+        // Use is recorded off the request path, so it is awaited.
+        await AgentBusAppFixture.EventuallyAsync(async () => (await admin.Http.GetFromJsonAsync<JsonObject>("/api/keys?limit=200"))!["items"]!.AsArray()
+                .Single(k => (string?)k!["id"] == id.ToString())!["last_used_at"]?.ToString(),
+            lastUsed => lastUsed is not null, TimeSpan.FromSeconds(10), "last_used_at being recorded");
         using (var revoke = await admin.Http.DeleteAsync($"/api/keys/{id}"))
         {
             Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);

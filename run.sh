@@ -22,6 +22,15 @@ for _ in $(seq 1 120); do
 done
 ready 8000 && ready 8001 && ready 8002 || { echo "Services not ready after 120 s; see the dashboard." >&2; }
 
+# The api's admin key: AGENTBUS_API_KEY when set (the AppHost takes it), else the value the AppHost
+# generated and keeps in its user secrets.
+if [ -n "${AGENTBUS_API_KEY:-}" ]; then
+  api_key=$AGENTBUS_API_KEY; key_origin="from AGENTBUS_API_KEY"
+else
+  api_key=$(dotnet user-secrets list --project src/AgentBus.AppHost 2>/dev/null | sed -n 's/^Parameters:api-key = //p' | head -n 1)
+  key_origin="generated; kept in the AppHost's user secrets; set AGENTBUS_API_KEY to choose one"
+fi
+
 login=$(grep -o 'http://localhost:18888/login?t=[0-9a-f]*' "$log" | head -n 1 || true)
 cat <<MSG
 
@@ -29,6 +38,8 @@ cat <<MSG
   Dashboard: ${login:-http://localhost:18888}
   API:       http://localhost:8000   (health: /health/ready, metrics: /metrics)
   Worker:    http://localhost:8001   GPU agent: http://localhost:8002
+  API key:   ${api_key:-(not found)}   (admin; ${key_origin})
+  Try:       curl -s localhost:8000/api/projects -H "X-Api-Key: ${api_key:-<key>}"
 
 MSG
 wait "$apphost"

@@ -10,6 +10,10 @@ namespace AgentBus.Api;
 /// </summary>
 public sealed class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
 {
+    public const int MaxBodyBytes = 1024 * 1024;
+    public const string TooLargeTitle = "The request body is too large";
+    public const string TooLargeDetail = "The request body exceeds the 1 MiB limit.";
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
         if (exception is not BadHttpRequestException bad)
@@ -25,9 +29,9 @@ public sealed class BadRequestHandler(IProblemDetailsService problems) : IExcept
             ProblemDetails =
             {
                 Status = bad.StatusCode,
-                Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large" : "The request could not be read",
+                Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLargeTitle : "The request could not be read",
                 Detail = bad.StatusCode == StatusCodes.Status413PayloadTooLarge
-                    ? "The request body exceeds the 1 MiB limit."
+                    ? TooLargeDetail
                     : path is null ? "A value in the request is malformed or of the wrong type." : $"The JSON value at {path} is malformed or of the wrong type.",
             },
         });

@@ -3,6 +3,7 @@ using AgentBus.Api;
 using AgentBus.Api.Gpu;
 using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
+using AgentBus.Api.Security;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,12 +11,34 @@ builder.AddServiceDefaults("api");
 builder.AddAgentBusCore();
 builder.Services.AddOpenApi();
 builder.Services.AddExceptionHandler<AgentBus.Api.BadRequestHandler>();
+builder.Services.AddAgentBusAuth(builder.Configuration);
+builder.Services.AddAgentBusRateLimits(builder.Configuration);
 // Requirements are capped at 100,000 characters: 1 MiB is ample; more is refused with 413.
-builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 1024 * 1024);
+builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = AgentBus.Api.BadRequestHandler.MaxBodyBytes);
+// Outside Development a body over the limit reaches no exception handler: the endpoint only sets
+// 413 and the status-code page writes the problem, which gets the same words here.
+builder.Services.PostConfigure<ProblemDetailsOptions>(o =>
+{
+    var customize = o.CustomizeProblemDetails;
+    o.CustomizeProblemDetails = context =>
+    {
+        customize?.Invoke(context);
+        if (context.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge && context.ProblemDetails.Detail is null)
+        {
+            context.ProblemDetails.Title = AgentBus.Api.BadRequestHandler.TooLargeTitle;
+            context.ProblemDetails.Detail = AgentBus.Api.BadRequestHandler.TooLargeDetail;
+        }
+    };
+});
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// The limiter partitions by the authenticated caller, so it runs after authentication; and before
+// authorization, so that anonymous requests (key guessing) are limited per address too.
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
 app.UseUtf8RequestBodies();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
@@ -23,4 +46,5 @@ app.MapScalarApiReference("/docs");
 app.MapProjectsApi();
 app.MapJobsApi();
 app.MapGpuApi();
+app.MapKeysApi();
 app.Run();

@@ -12,11 +12,13 @@ var infrastructure = builder.AddAgentBusInfrastructure();
 var postgres = infrastructure.AddPostgres("postgres", database);
 var redis = infrastructure.AddRedis("redis");
 var llm = builder.AddLlmParameters();
+var apiKey = builder.AddApiKeyParameter();
 
 builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
+    .WithEnvironment("AgentBus__Auth__AdminApiKey", apiKey)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_Worker>("worker")

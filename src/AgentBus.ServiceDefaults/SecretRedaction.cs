@@ -26,7 +26,7 @@ public sealed partial class SecretRedactor
     /// <summary>Shorter values would mask ordinary words; generated passwords and keys are far longer.</summary>
     private const int MinLength = 8;
 
-    private static readonly string[] SecretKeyEndings = ["password", "pwd", "secret", "apikey", "token", "accesskey", "privatekey"];
+    private static readonly string[] SecretKeyEndings = ["password", "pwd", "secret", "apikey", "token", "accesskey", "privatekey", "signingkey"];
 
     private readonly string[] _secrets;
 

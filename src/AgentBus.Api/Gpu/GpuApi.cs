@@ -1,3 +1,4 @@
+using AgentBus.Api.Security;
 using AgentBus.Gpu;
 using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
@@ -10,7 +11,7 @@ public static class GpuApi
 {
     public static IEndpointRouteBuilder MapGpuApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/gpu").WithTags("GPU");
+        var group = app.MapGroup("/api/gpu").WithTags("GPU").RequireAuthorization(Roles.Viewer);
         group.MapGet("/nodes", ListNodes).WithName("ListGpuNodes")
             .WithSummary("Nodes whose gpu-agent heartbeat is live: their GPUs, free capacity and running tasks.");
         return app;

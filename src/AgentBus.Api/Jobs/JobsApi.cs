@@ -1,3 +1,4 @@
+using AgentBus.Api.Security;
 using AgentBus.Gpu;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,15 +25,15 @@ public static class JobsApi
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/jobs").WithTags("Jobs");
+        var group = app.MapGroup("/api/jobs").WithTags("Jobs").RequireAuthorization(Roles.Viewer);
         group.MapGet("/{job_id}", GetJob).WithName("GetJob").WithSummary("A job with its stages.");
         group.MapGet("/{job_id}/artifacts", ListArtifacts).WithName("ListArtifacts").WithSummary("Every version of every artifact of a job.");
         group.MapGet("/{job_id}/artifacts/{type}", GetArtifact).WithName("GetArtifact").WithSummary("An artifact's latest version, or ?version=n.");
-        group.MapPost("/{job_id}/approve", Approve).WithName("ApproveJob").WithSummary("Approve the PRD; the rest of the pipeline runs.");
-        group.MapPost("/{job_id}/request-changes", RequestChanges).WithName("RequestChanges").WithSummary("Regenerate the PRD from the notes, then wait again.");
-        group.MapPost("/{job_id}/reject", Reject).WithName("RejectJob").WithSummary("Reject the PRD; the job ends.");
-        group.MapPost("/{job_id}/cancel", Cancel).WithName("CancelJob").WithSummary("Cancel the job; running stages stop.");
-        group.MapPost("/{job_id}/resume", Resume).WithName("ResumeJob").WithSummary("Continue a job its budget stopped, from the stage that stopped.");
+        group.MapPost("/{job_id}/approve", Approve).RequireAuthorization(Roles.Operator).WithName("ApproveJob").WithSummary("Approve the PRD; the rest of the pipeline runs.");
+        group.MapPost("/{job_id}/request-changes", RequestChanges).RequireAuthorization(Roles.Operator).WithName("RequestChanges").WithSummary("Regenerate the PRD from the notes, then wait again.");
+        group.MapPost("/{job_id}/reject", Reject).RequireAuthorization(Roles.Operator).WithName("RejectJob").WithSummary("Reject the PRD; the job ends.");
+        group.MapPost("/{job_id}/cancel", Cancel).RequireAuthorization(Roles.Operator).WithName("CancelJob").WithSummary("Cancel the job; running stages stop.");
+        group.MapPost("/{job_id}/resume", Resume).RequireAuthorization(Roles.Operator).WithName("ResumeJob").WithSummary("Continue a job its budget stopped, from the stage that stopped.");
         group.MapGet("/{job_id}/usage", GetUsage).WithName("GetJobUsage").WithSummary("Tokens, calls and cost of the job, by agent and model.");
         group.MapGet("/{job_id}/events", JobEventStream.Stream).WithName("JobEvents").WithSummary("Server-sent events of the job; resumes after Last-Event-ID.");
         return app;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentBus.Api.Security;
 using AgentBus.Gpu;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -22,15 +23,14 @@ public static class ProjectsApi
     public const int MaxName = 200;
     public const int MaxRequirements = 100_000;
     public const int MaxMetadataBytes = 16_384;
-    public const int MaxLimit = 100;
 
     public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/projects").WithTags("Projects");
-        group.MapPost("", CreateProject).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
+        var group = app.MapGroup("/api/projects").WithTags("Projects").RequireAuthorization(Roles.Viewer);
+        group.MapPost("", CreateProject).RequireAuthorization(Roles.Operator).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
         group.MapGet("", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
-        group.MapPatch("/{project_id}", UpdateProject).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
+        group.MapPatch("/{project_id}", UpdateProject).RequireAuthorization(Roles.Admin).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
         group.MapGet("/{project_id}/usage", GetUsage).WithName("GetProjectUsage").WithSummary("Tokens, calls and cost over all the project's jobs.");
         return app;
     }
@@ -77,11 +77,9 @@ public static class ProjectsApi
     }
 
     public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobStore store, CancellationToken ct,
-        [FromQuery] int limit = 20, [FromQuery] int offset = 0)
+        [FromQuery] int limit = Paging.DefaultLimit, [FromQuery] int offset = 0)
     {
-        var check = new Validator()
-            .Require(limit is >= 1 and <= MaxLimit, "limit", $"must be between 1 and {MaxLimit}")
-            .Require(offset is >= 0 and <= 1_000_000, "offset", "must be between 0 and 1000000");
+        var check = Paging.Check(limit, offset);
         if (!check.Ok)
         {
             return Problems.Invalid(check.Errors);

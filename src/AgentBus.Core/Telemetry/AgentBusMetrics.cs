@@ -32,6 +32,8 @@ public sealed class AgentBusMetrics : IDisposable
         HttpRequestDuration = _meter.CreateHistogram("agent_bus.http.request.duration", "s",
             "HTTP request duration by method and route template.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HttpBuckets });
+        RateLimited = _meter.CreateCounter<long>("agent_bus.http.rate_limited",
+            description: "Requests refused with 429, by reason: key (an authenticated caller's bucket) or address (an anonymous client's).");
         Errors = _meter.CreateCounter<long>("agent_bus.errors",
             description: "Errors by component and error type.");
         DbQueryDuration = _meter.CreateHistogram("agent_bus.db.query.duration", "s",
@@ -100,6 +102,7 @@ public sealed class AgentBusMetrics : IDisposable
 
     public Counter<long> HttpRequests { get; }
     public Histogram<double> HttpRequestDuration { get; }
+    public Counter<long> RateLimited { get; }
     public Counter<long> Errors { get; }
     public Histogram<double> DbQueryDuration { get; }
     public UpDownCounter<long> DbConnectionsActive { get; }

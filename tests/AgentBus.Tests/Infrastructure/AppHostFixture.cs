@@ -19,6 +19,12 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
+    /// <summary>The api's bootstrap admin key (the AppHost's api-key parameter); clients of the api carry it by default.</summary>
+    public string AdminApiKey { get; } = "abk_test_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>The api accepts HS256 JWTs signed with this key, issued by TestJwt.Issuer for TestJwt.Audience.</summary>
+    public string JwtSigningKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     /// <summary>Command-line arguments of the AppHost (its configuration).</summary>
     protected virtual string[] Args => [];
 
@@ -47,6 +53,17 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
             .AddFilter("Aspire.Hosting.Dcp", LogLevel.Error));
+        builder.Configuration["Parameters:api-key"] = AdminApiKey;
+        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
+            .WithEnvironment("AgentBus__Auth__Jwt__Issuer", TestJwt.Issuer)
+            .WithEnvironment("AgentBus__Auth__Jwt__Audience", TestJwt.Audience)
+            .WithEnvironment("AgentBus__Auth__Jwt__SigningKey", JwtSigningKey)
+            // Workloads of 50 jobs polled by one key would meet the production limits; the limits
+            // themselves are tested by RateLimitTests, whose fixture sets small ones after these.
+            .WithEnvironment("AgentBus__RateLimits__PerKey__PermitsPerSecond", "100000")
+            .WithEnvironment("AgentBus__RateLimits__PerKey__Burst", "100000")
+            .WithEnvironment("AgentBus__RateLimits__PerAddress__PermitsPerSecond", "100000")
+            .WithEnvironment("AgentBus__RateLimits__PerAddress__Burst", "100000");
         Configure(builder);
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {
@@ -64,7 +81,26 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         }
     }
 
-    public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
+    /// <summary>A client of the service; the api's carries the admin key.</summary>
+    public HttpClient CreateClient(string service) => service == "api" ? CreateClient(service, AdminApiKey) : CreateAnonymousClient(service);
+
+    /// <summary>A client of the service that sends <paramref name="apiKey"/> as X-Api-Key.</summary>
+    public HttpClient CreateClient(string service, string apiKey)
+    {
+        var client = CreateAnonymousClient(service);
+        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        return client;
+    }
+
+    /// <summary>A client of the api that sends <paramref name="token"/> as Authorization: Bearer.</summary>
+    public HttpClient CreateBearerClient(string token)
+    {
+        var client = CreateAnonymousClient("api");
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public HttpClient CreateAnonymousClient(string service = "api") => App.CreateHttpClient(service, "http");
 
     public AgentBusClient Api() => new(CreateClient("api"));
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using AgentBus.Tests.Infrastructure;
 using Npgsql;
 
@@ -38,6 +39,32 @@ public sealed class SecretsTests(SecurityFixture fixture)
             using var response = await api.Http.SendAsync(request);
             Assert.InRange((int)response.StatusCode, 400, 499);
             emitted.Add(($"{method} {url} answer", await response.Content.ReadAsStringAsync()));
+        }
+
+        // A key made through the API, used, revoked and tried again; a JWT used and a forged one refused.
+        using (var created = await api.Http.PostAsJsonAsync("/api/keys", new { name = "secrets check", role = "operator" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var key = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
+            secrets.Add(("created api key", (string)key["key"]!));
+            using var operatorClient = fixture.CreateClient("api", (string)key["key"]!);
+            Assert.Equal(HttpStatusCode.OK, (await operatorClient.GetAsync("/api/projects")).StatusCode);
+            (await api.Http.DeleteAsync($"/api/keys/{key["id"]}")).Dispose();
+            using var refused = await operatorClient.GetAsync("/api/projects");
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            emitted.Add(("revoked key answer", await refused.Content.ReadAsStringAsync()));
+        }
+        var token = TestJwt.Create(fixture.JwtSigningKey, "secrets-check", "viewer");
+        secrets.Add(("jwt", token));
+        using (var bearer = fixture.CreateBearerClient(token))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await bearer.GetAsync("/api/projects")).StatusCode);
+        }
+        using (var forged = fixture.CreateBearerClient(TestJwt.Create("not-the-signing-key-" + Guid.NewGuid(), "forger", "admin")))
+        using (var refused = await forged.GetAsync("/api/projects"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            emitted.Add(("forged jwt answer", await refused.Content.ReadAsStringAsync()));
         }
 
         // A provider error: the model endpoint refuses the key, the job fails and says why.
@@ -81,6 +108,7 @@ public sealed class SecretsTests(SecurityFixture fixture)
         [
             ("postgres password", postgres!), ("redis password", redis), ("openai api key", fixture.OpenAIApiKey),
             ("anthropic api key", fixture.AnthropicApiKey), ("api admin key", fixture.AdminApiKey),
+            ("jwt signing key", fixture.JwtSigningKey),
         ];
         Assert.All(secrets, s => Assert.True(s.Item2.Length >= 16, $"{s.Item1} is too short to be recognisable"));
         return secrets;

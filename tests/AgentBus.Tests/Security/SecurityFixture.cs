@@ -15,12 +15,6 @@ public sealed class SecurityFixture : AgentBusAppFixture
     public string OpenAIApiKey { get; } = $"sk-oai-leakcheck-{Guid.NewGuid():N}";
     public string AnthropicApiKey { get; } = $"sk-ant-leakcheck-{Guid.NewGuid():N}";
 
-    /// <summary>
-    /// The api's admin key: the AppHost's `api-key` parameter once the auth work lands; until then the
-    /// value is configured (Parameters:api-key and AgentBus:Auth:AdminApiKey) but nothing uses it.
-    /// </summary>
-    public string AdminApiKey { get; } = $"abk-leakcheck-{Guid.NewGuid():N}";
-
     public FakeModelServer Models { get; private set; } = null!;
     public OtlpReceiver Otlp { get; private set; } = null!;
 
@@ -32,13 +26,10 @@ public sealed class SecurityFixture : AgentBusAppFixture
         "--AgentBus:Llm:Provider=openai", "--AgentBus:Llm:Model=gpt-4o-mini",
         $"--AgentBus:Llm:OpenAI:BaseUrl={new Uri(Models.BaseUrl, "v1")}",
         $"--AgentBus:Llm:OpenAI:ApiKey={OpenAIApiKey}", $"--AgentBus:Llm:Anthropic:ApiKey={AnthropicApiKey}",
-        $"--Parameters:api-key={AdminApiKey}",
     ];
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
-            .WithEnvironment("AgentBus__Auth__AdminApiKey", AdminApiKey);
         // A provider error should fail its stage in seconds, not after minutes of backoff.
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
             .WithEnvironment("AgentBus__Llm__Resilience__MaxRetries", "1")

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using AgentBus.Data;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace AgentBus.Api.Security;
+
+// Classes with setters rather than records: Dapper maps the snake_case columns onto properties.
+public sealed class ApiKeyRow
+{
+    public Guid Id { get; init; }
+    public string Name { get; init; } = "";
+    public string Role { get; init; } = "";
+    public string Prefix { get; init; } = "";
+    public DateTime CreatedAt { get; init; }
+    public string CreatedBy { get; init; } = "";
+    public DateTime? RevokedAt { get; init; }
+    public DateTime? LastUsedAt { get; init; }
+}
+
+/// <summary>A key that authenticated: who it is and what it may do.</summary>
+public sealed record ApiKeyIdentity(string Caller, string Role, Guid? Id);
+
+/// <summary>
+/// API keys in Postgres (api_keys, SHA-256 hashes only) behind a short in-memory cache, so that
+/// authenticating a request costs no round trip: a key is looked up at most once per
+/// KeyCacheDuration per replica, unknown keys included. Revoking evicts the key on this replica at
+/// once; other replicas drop it when their cache entry expires.
+/// </summary>
+public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILogger<ApiKeyStore> logger) : IDisposable
+{
+    // Its own bounded cache: a flood of made-up keys cannot grow it without limit.
+    private readonly MemoryCache cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+
+    public const string Prefix = "abk_";
+    private const int DisplayPrefixLength = 12;
+    private static readonly TimeSpan LastUsedInterval = TimeSpan.FromMinutes(1);
+
+    private readonly byte[]? _adminHash = string.IsNullOrEmpty(options.Value.AdminApiKey) ? null : Hash(options.Value.AdminApiKey);
+    private readonly ConcurrentDictionary<Guid, long> _lastUsedWritten = new();
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>The key's identity, or null when it is unknown or revoked.</summary>
+    public async ValueTask<ApiKeyIdentity?> AuthenticateAsync(string key, CancellationToken ct)
+    {
+        var hash = Hash(key);
+        if (_adminHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminHash))
+        {
+            return new ApiKeyIdentity("key:bootstrap", Roles.Admin, null);
+        }
+        var cacheKey = CacheKey(hash);
+        if (!cache.TryGetValue(cacheKey, out CachedKey? cached))
+        {
+            var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
+                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
+            // Unknown keys are cached too: a client retrying a wrong key must not reach Postgres each time.
+            cached = new CachedKey(row is not null && CryptographicOperations.FixedTimeEquals(row.KeyHash, hash) ? row : null);
+            cache.Set(cacheKey, cached, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
+        }
+        if (cached!.Key is not { } stored)
+        {
+            return null;
+        }
+        TouchLastUsed(stored.Id);
+        return new ApiKeyIdentity($"key:{stored.Id}", stored.Role, stored.Id);
+    }
+
+    public async Task<(ApiKeyRow Row, string Key)> CreateAsync(string name, string role, string createdBy, CancellationToken ct)
+    {
+        var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var row = await db.QuerySingleOrDefaultAsync<ApiKeyRow>("api_key_create",
+            """
+            INSERT INTO api_keys (id, name, role, prefix, key_hash, created_by) VALUES (@id, @name, @role, @prefix, @hash, @createdBy)
+            RETURNING id, name, role, prefix, created_at, created_by, revoked_at, last_used_at
+            """,
+            new { id = Guid.CreateVersion7(), name, role, prefix = key[..DisplayPrefixLength], hash = Hash(key), createdBy }, ct);
+        return (row!, key);
+    }
+
+    public async Task<(IReadOnlyList<ApiKeyRow> Items, long Total)> ListAsync(int limit, int offset, CancellationToken ct)
+    {
+        var items = await db.QueryAsync<ApiKeyRow>("api_key_list",
+            "SELECT id, name, role, prefix, created_at, created_by, revoked_at, last_used_at FROM api_keys ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset",
+            new { limit, offset }, ct);
+        var total = await db.QuerySingleOrDefaultAsync<long>("api_key_count", "SELECT count(*) FROM api_keys", null, ct);
+        return (items, total);
+    }
+
+    /// <summary>Revokes the key (idempotent); false when there is no such key.</summary>
+    public async Task<bool> RevokeAsync(Guid id, CancellationToken ct)
+    {
+        var hash = await db.QuerySingleOrDefaultAsync<byte[]>("api_key_revoke",
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = @id RETURNING key_hash", new { id }, ct);
+        if (hash is null)
+        {
+            return false;
+        }
+        cache.Remove(CacheKey(hash));
+        return true;
+    }
+
+    /// <summary>Records use at most once a minute per key and replica, off the request path.</summary>
+    private void TouchLastUsed(Guid id)
+    {
+        var now = Environment.TickCount64;
+        // Half of MinValue: "never", yet now - last cannot overflow.
+        var last = _lastUsedWritten.GetOrAdd(id, long.MinValue / 2);
+        if (now - last < LastUsedInterval.TotalMilliseconds || !_lastUsedWritten.TryUpdate(id, now, last))
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await db.ExecuteAsync("api_key_touch", "UPDATE api_keys SET last_used_at = now() WHERE id = @id", new { id }, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Could not record the use of API key {KeyId}", id);
+            }
+        });
+    }
+
+    public void Dispose() => cache.Dispose();
+
+    private static string CacheKey(byte[] hash) => "api-key:" + Convert.ToHexString(hash);
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private sealed class StoredKey
+    {
+        public Guid Id { get; init; }
+        public string Role { get; init; } = "";
+        public byte[] KeyHash { get; init; } = [];
+    }
+
+    private sealed record CachedKey(StoredKey? Key);
+}

@@ -59,7 +59,7 @@ def render(raw, latest, md, meta_path):
     goals = []
 
     def goal(text, value, ok, limit=""):
-        goals.append((text, value, "met" if ok else ("not met" if ok is not None else "not measured"), limit))
+        goals.append((text, value, "met" if ok else ("not met" if ok is not None else "undecided"), limit))
 
     d_ab, d_hf, d_rd = get("agentbus_dispatch"), get("hangfire_dispatch"), get("redis_xreadgroup_xack")
     goal("Dispatch at least 3x Hangfire", f"{fmt(ratio(d_ab, d_hf), 2)}x", ratio(d_ab, d_hf) and ratio(d_ab, d_hf) >= 3)
@@ -74,8 +74,12 @@ def render(raw, latest, md, meta_path):
                                                   ("api_post_project_max", "api_post_project_max_telemetry_off"),
                                                   ("agentbus_dispatch", "agentbus_dispatch_telemetry_off")]]
     known = [t for t in tel if t is not None]
-    goal("Telemetry costs under 5% of throughput", ", ".join(pct(t) for t in tel) + " (GET, POST, dispatch)",
-         all(t < 0.05 for t in known) if known else None)
+    # Telemetry cannot make a service faster: "on" beating "off" by more than the goal's margin
+    # means the run-to-run noise is larger than the effect, and the run decides nothing.
+    noisy = any(t < -0.05 for t in known)
+    goal("Telemetry costs under 5% of throughput", ", ".join(pct(t) for t in tel) + " (GET, POST, dispatch)"
+         + ("; on beat off, so noise exceeds the effect" if noisy else ""),
+         None if noisy or not known else all(t < 0.05 for t in known))
     idle = {s: meta.get("rss_idle_mb", {}).get(s) for s in ("api", "worker", "gpu-agent")}
     goal("Each service under 150 MB resident when idle", ", ".join(f"{s} {fmt(v)} MB" for s, v in idle.items()),
          all(v < 150 for v in idle.values()) if all(v is not None for v in idle.values()) else None)
@@ -134,8 +138,11 @@ def render(raw, latest, md, meta_path):
     w("(see bench/wrk/request.lua: each connection waits connections/rate after every response, so latency")
     w("is service time and the achieved rate is shown); \"max\": as fast as the connections go.")
     w("")
-    w("| Endpoint | Variant | req/s | p50 ms | p90 ms | p99 ms | non-2xx |")
-    w("|---|---|---:|---:|---:|---:|---:|")
+    w("| Endpoint | Variant | req/s | vs ceiling | p50 ms | p90 ms | p99 ms | non-2xx |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    ceiling = {"api_get_job_paced": "ceiling_get_paced", "api_get_job_max": "ceiling_get_max",
+               "api_get_job_max_telemetry_off": "ceiling_get_max", "api_post_project_max": "ceiling_post_max",
+               "api_post_project_max_telemetry_off": "ceiling_post_max"}
     for label, variant, name in [
         ("GET /api/jobs/{id}", "paced", "api_get_job_paced"),
         ("GET /api/jobs/{id}", "paced, empty minimal API (ceiling)", "ceiling_get_paced"),
@@ -146,7 +153,7 @@ def render(raw, latest, md, meta_path):
         ("POST /api/projects", "max, telemetry off", "api_post_project_max_telemetry_off"),
         ("POST /api/projects", "max, empty minimal API (ceiling)", "ceiling_post_max"),
     ]:
-        w(f"| {label} | {variant} | {fmt(get(name))} | {fmt(get(name, 'p50_ms'), 2)} | {fmt(get(name, 'p90_ms'), 2)} | {fmt(get(name, 'p99_ms'), 2)} | {get(name, 'non_2xx')} |")
+        w(f"| {label} | {variant} | {fmt(get(name))} | {pct(ratio(get(name), get(ceiling.get(name, name))))} | {fmt(get(name, 'p50_ms'), 2)} | {fmt(get(name, 'p90_ms'), 2)} | {fmt(get(name, 'p99_ms'), 2)} | {get(name, 'non_2xx')} |")
     w("")
     w("## Whole jobs (offline provider, zero latency)")
     w("")

@@ -3,8 +3,10 @@
 # Writes docs/performance.md and bench/results/latest.json.
 # Usage: bench/run.sh [--quick] [--profile]
 #   --quick: short runs, a smoke test; the report says provisional.
-#   --profile: also samples the api's CPU (dotnet-trace) during the GET and POST max runs and
-#   writes the hottest methods to bench/results/profile-*.txt.
+#   --profile: also samples the api's thread stacks (dotnet-trace) during the GET and POST max
+#   runs and writes the methods most often on the stack to bench/results/profile-*.txt.
+# The report can be rendered again from the kept raw numbers (e.g. after editing bench/analysis.md):
+#   bench/report.py render bench/results/raw.jsonl bench/results/latest.json docs/performance.md bench/results/meta.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -112,7 +114,7 @@ load() {
   if $profile && [[ -n ${trace_pid:-} ]]; then
     export PATH=$PATH:$HOME/.dotnet/tools
     command -v dotnet-trace >/dev/null || dotnet tool install -g dotnet-trace >/dev/null
-    dotnet-trace collect -p "$trace_pid" --profile cpu-sampling --duration "00:00:00:$(printf %02d "$duration")" \
+    dotnet-trace collect -p "$trace_pid" --profile dotnet-common,dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "$duration")" \
       -o "$work/$name.nettrace" >/dev/null 2>&1 &
     tracer=$!
   fi
@@ -251,5 +253,7 @@ json.dump({
   "notes": "bench/analysis.md",
 }, open(sys.argv[1], "w"), indent=2)
 PY
-bench/report.py render "$raw" bench/results/latest.json docs/performance.md "$work/meta.json"
+cp "$raw" bench/results/raw.jsonl
+cp "$work/meta.json" bench/results/meta.json
+bench/report.py render bench/results/raw.jsonl bench/results/latest.json docs/performance.md bench/results/meta.json
 echo "Wrote docs/performance.md and bench/results/latest.json"

@@ -153,6 +153,9 @@ declare -A rss_idle rss_load
 echo "[${SECONDS}s] API (telemetry on)"
 start_service $api_port src/AgentBus.Api AgentBus.Api
 api=$started
+# The two variants must differ in fact: /metrics exists only with telemetry on.
+metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/metrics"; }
+[[ $(metrics_status) == 200 ]] || { echo "telemetry on, but /metrics does not answer 200" >&2; exit 1; }
 sleep 5
 rss_idle[api]=$(rss $api)
 job=$(curl -fs -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api_port/api/projects" \
@@ -179,6 +182,7 @@ stop $ceiling
 echo "[${SECONDS}s] API (telemetry off)"
 start_service $api_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
 api=$started
+[[ $(metrics_status) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
 load api_get_job_max_telemetry_off "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
 load api_post_project_max_telemetry_off "http://127.0.0.1:$api_port/api/projects" 0 "$body"
 stop $api

@@ -6,6 +6,7 @@ using AgentBus.Jobs;
 using AgentBus.Llm;
 using AgentBus.Queue;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace AgentBus;
@@ -38,7 +39,7 @@ public static class AgentBusServiceCollectionExtensions
         builder.Services.AddOptions<ConsumerOptions>().BindConfiguration(ConsumerOptions.Section)
             .Validate(o => o.Concurrency is >= 1 and <= 256, "AgentBus:Worker:Concurrency must be 1 to 256.")
             .Validate(o => TaskQueue.Names.Contains(o.Queue), "AgentBus:Worker:Queue must be cpu or gpu.");
-        builder.Services.AddSingleton<StageRunner>();
+        builder.Services.TryAddSingleton<IStageRunner, StageRunner>();
         builder.Services.AddHostedService<TaskConsumer>();
         // In-flight stages get their grace period before the host gives up on them.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));

@@ -29,6 +29,9 @@ public static class Extensions
     public const string ReadinessPath = "/health/ready";
     public const string MetricsPath = "/metrics";
 
+    /// <summary>false turns off OpenTelemetry (traces, metrics, log export) and /metrics; default on. For measuring what telemetry costs.</summary>
+    public const string TelemetryEnabledKey = "AgentBus:Telemetry:Enabled";
+
     /// <summary>Connection names injected by the AppHost (ConnectionStrings__agentbus, ConnectionStrings__redis).</summary>
     public const string PostgresConnectionName = "agentbus";
     public const string RedisConnectionName = "redis";
@@ -47,7 +50,10 @@ public static class Extensions
         });
 
         builder.ConfigureJsonLogging();
-        builder.ConfigureOpenTelemetry(component);
+        if (TelemetryEnabled(builder.Configuration))
+        {
+            builder.ConfigureOpenTelemetry(component);
+        }
         builder.AddPostgresAndRedis();
 
         builder.Services.AddServiceDiscovery();
@@ -143,9 +149,15 @@ public static class Extensions
             Predicate = c => c.Tags.Contains(ReadinessChecks.Tag),
             ResponseWriter = ReadinessChecks.WriteResponse,
         });
-        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        if (TelemetryEnabled(app.Configuration))
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsPath);
+        }
         return app;
     }
+
+    private static bool TelemetryEnabled(Configuration.IConfiguration configuration) =>
+        Configuration.ConfigurationBinder.GetValue(configuration, TelemetryEnabledKey, defaultValue: true);
 
     internal static bool IsOperationalPath(PathString path) =>
         path.StartsWithSegments(LivenessPath) || path.StartsWithSegments(MetricsPath);

@@ -9,11 +9,20 @@ using Microsoft.Extensions.Options;
 namespace AgentBus.Agents;
 
 /// <summary>
+/// What a consumer calls to produce a stage's artifact. <see cref="StageRunner"/> is the product's;
+/// the benchmark swaps in one that does nothing, to measure the queue and the state machine alone.
+/// </summary>
+public interface IStageRunner
+{
+    Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct);
+}
+
+/// <summary>
 /// Runs one stage's agent: builds its prompt from the stage's inputs, checks the project's budget,
 /// calls the agent's model, and records the call (tokens, cost, latency) the moment it returns:
 /// spend is real even if the stage fails afterwards.
 /// </summary>
-public sealed class StageRunner(ChatClients clients, PriceTable prices, JobStore store, AgentBusMetrics metrics, IOptions<LlmOptions> options)
+public sealed class StageRunner(ChatClients clients, PriceTable prices, JobStore store, AgentBusMetrics metrics, IOptions<LlmOptions> options) : IStageRunner
 {
     public async Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct)
     {

@@ -21,7 +21,7 @@ namespace AgentBus.Queue;
 /// shutdown in-flight tasks finish within the grace period or go back to the queue.
 /// </summary>
 public sealed partial class TaskConsumer(
-    TaskQueue queue, JobStore store, StageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
+    TaskQueue queue, JobStore store, IStageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
     IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, ILogger<TaskConsumer> logger,
     IStageExecutionScope? executionScope = null) : BackgroundService
 {

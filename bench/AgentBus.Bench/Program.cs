@@ -1,0 +1,29 @@
+using AgentBus.Bench;
+
+// One subcommand per measurement; each prints one JSON object on stdout (bench/run.sh collects
+// them). Connection strings come from ConnectionStrings__agentbus and ConnectionStrings__redis,
+// as the services get them.
+var options = BenchArgs.Parse(args);
+switch (options.Command)
+{
+    case "dispatch":
+        await BenchResults.PrintAsync(await DispatchBench.RunAsync(options));
+        break;
+    case "redis":
+        await BenchResults.PrintAsync(await RedisLoopBench.RunAsync(options));
+        break;
+    case "hangfire":
+        await BenchResults.PrintAsync(await HangfireBench.RunAsync(options));
+        break;
+    case "jobs":
+        await BenchResults.PrintAsync(await JobsPerMinuteBench.RunAsync(options));
+        break;
+    case "ceiling":
+    case "otlp-sink":
+        await CeilingServer.RunAsync(options);
+        break;
+    default:
+        Console.Error.WriteLine("usage: AgentBus.Bench dispatch|redis|hangfire|jobs|ceiling|otlp-sink [--tasks N] [--concurrency C] [--runs R] [--port P] [--api URL] [--key K] [--jobs M]");
+        return 2;
+}
+return 0;

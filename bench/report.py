@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""bench/run.sh's helper: parses wrk output and renders bench/results/latest.json and docs/performance.md."""
+import json
+import re
+import statistics
+import sys
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(name, files):
+    """Several wrk runs of one configuration -> one measurement (medians of the runs)."""
+    runs = []
+    for path in files:
+        text = open(path).read()
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+        pct = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
+               for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
+        total = int(re.search(r"(\d+) requests in", text).group(1))
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+        runs.append({"rps": rps, "p50_ms": pct.get("50"), "p90_ms": pct.get("90"), "p99_ms": pct.get("99"),
+                     "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
+                     "socket_errors": sum(map(int, errors.groups())) if errors else 0})
+    med = lambda key: statistics.median(r[key] for r in runs if r[key] is not None)
+    return {"name": name, "unit": "req/s", "median": med("rps"), "runs": [r["rps"] for r in runs],
+            "details": {"p50_ms": med("p50_ms"), "p90_ms": med("p90_ms"), "p99_ms": med("p99_ms"),
+                        "non_2xx": sum(r["non_2xx"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
+                        "per_run": runs}}
+
+
+def load(raw):
+    """raw: one JSON value per line, each a measurement or a list of them; later lines win."""
+    out = {}
+    for line in open(raw):
+        line = line.strip()
+        if not line:
+            continue
+        value = json.loads(line)
+        for m in value if isinstance(value, list) else [value]:
+            out[m["name"]] = m
+    return out
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def render(raw, latest, md, meta_path):
+    m = load(raw)
+    meta = json.load(open(meta_path))
+    get = lambda name, key="median": (m.get(name) or {}).get(key) if key == "median" else ((m.get(name) or {}).get("details") or {}).get(key)
+    ratio = lambda a, b: (a / b) if a and b else None
+    pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"
+    overhead = lambda on, off: (1 - on / off) if on and off else None
+
+    goals = []
+
+    def goal(text, value, ok, limit=""):
+        goals.append((text, value, "met" if ok else ("not met" if ok is not None else "undecided"), limit))
+
+    d_ab, d_hf, d_rd = get("agentbus_dispatch"), get("hangfire_dispatch"), get("redis_xreadgroup_xack")
+    goal("Dispatch at least 3x Hangfire", f"{fmt(ratio(d_ab, d_hf), 2)}x", ratio(d_ab, d_hf) and ratio(d_ab, d_hf) >= 3)
+    goal("Dispatch at least 10% of the raw Redis loop", pct(ratio(d_ab, d_rd)), ratio(d_ab, d_rd) and ratio(d_ab, d_rd) >= 0.10)
+    p99 = get("api_get_job_paced", "p99_ms")
+    rate = get("api_get_job_paced")
+    goal(f"GET /api/jobs/{{id}} p99 under 10 ms at {meta['rate']:,} req/s", f"p99 {fmt(p99, 2)} ms at {fmt(rate)} req/s achieved",
+         (p99 is not None and p99 < 10 and rate >= 0.9 * meta["rate"]) if p99 is not None else None)
+    post = get("api_post_project_max")
+    goal("POST /api/projects at least 2,000 projects/s", f"{fmt(post)} /s", post >= 2000 if post else None)
+    tel = [overhead(get(a), get(b)) for a, b in [("api_get_job_max", "api_get_job_max_telemetry_off"),
+                                                  ("api_post_project_max", "api_post_project_max_telemetry_off"),
+                                                  ("agentbus_dispatch", "agentbus_dispatch_telemetry_off")]]
+    known = [t for t in tel if t is not None]
+    # Telemetry cannot make a service faster: "on" beating "off" by more than the goal's margin
+    # means the run-to-run noise is larger than the effect, and the run decides nothing.
+    noisy = any(t < -0.05 for t in known)
+    goal("Telemetry costs under 5% of throughput", ", ".join(pct(t) for t in tel) + " (GET, POST, dispatch)"
+         + ("; on beat off, so noise exceeds the effect" if noisy else ""),
+         None if noisy or not known else all(t < 0.05 for t in known))
+    idle = {s: meta.get("rss_idle_mb", {}).get(s) for s in ("api", "worker", "gpu-agent")}
+    goal("Each service under 150 MB resident when idle", ", ".join(f"{s} {fmt(v)} MB" for s, v in idle.items()),
+         all(v < 150 for v in idle.values()) if all(v is not None for v in idle.values()) else None)
+    start = meta.get("apphost_start_to_ready_s")
+    goal("AppHost start to all-ready under 20 s", f"{fmt(start, 1)} s" if start else "not measured", start < 20 if start else None)
+
+    json.dump({"meta": meta, "measurements": m, "goals": [{"goal": g, "value": v, "status": s} for g, v, s, _ in goals]},
+              open(latest, "w"), indent=2)
+
+    L = []
+    w = L.append
+    w("# Performance")
+    w("")
+    if meta.get("quick"):
+        w("> **Provisional.** Produced by `bench/run.sh --quick` (short runs) on a machine shared with other")
+        w("> engineers' builds and tests: absolute numbers are pessimistic and noisy; the ratios, measured")
+        w("> in the same run, are the figures to read. The full suite (`bench/run.sh`) is to be rerun on a quiet machine.")
+        w("")
+    w(f"Generated by `{meta['command']}` on {meta['date']}. Raw numbers: `bench/results/latest.json`.")
+    w("")
+    w("## Machine")
+    w("")
+    for k in ("cpu", "cores", "memory", "os", "dotnet", "postgres", "redis", "wrk"):
+        w(f"- {k}: {meta.get(k)}")
+    w("")
+    w("Everything measured runs Release builds on this one machine: load generator, services, Postgres 15")
+    w("and Redis share the same cores, so every figure is a lower bound and ratios are what compare.")
+    w("")
+    w("## Goals")
+    w("")
+    w("| Goal | Measured | Status |")
+    w("|---|---|---|")
+    for g, v, s, _ in goals:
+        w(f"| {g} | {v} | {s} |")
+    w("")
+    w("## Dispatch (enqueue, claim, no-op stage, ack, state committed)")
+    w("")
+    w(f"Tasks per run: {get('agentbus_dispatch', 'tasks')}, concurrency {get('agentbus_dispatch', 'concurrency')} (stages / Hangfire workers / Redis consumers), median of {len((m.get('agentbus_dispatch') or {}).get('runs', []))} runs.")
+    w("")
+    w("| System | Drain (tasks/s) | vs Agent Bus | Enqueue (/s) | Runs |")
+    w("|---|---:|---:|---:|---|")
+    rows = [("Agent Bus (TaskConsumer + JobStore, Postgres state)", "agentbus_dispatch", "agentbus_job_create_inprocess"),
+            ("Agent Bus, telemetry off", "agentbus_dispatch_telemetry_off", None),
+            ("Hangfire 1.8.25, PostgreSQL storage (peer)", "hangfire_dispatch", "hangfire_enqueue"),
+            ("Raw Redis XREADGROUP/XACK (ceiling)", "redis_xreadgroup_xack", "redis_xadd")]
+    for label, name, enq in rows:
+        v = get(name)
+        w(f"| {label} | {fmt(v)} | {fmt(ratio(v, d_ab), 2)}x | {fmt(get(enq)) if enq else ''} | {', '.join(fmt(r) for r in (m.get(name) or {}).get('runs', []))} |")
+    w("")
+    w("Agent Bus's enqueue column is whole job creation (project, job, 11 stage rows, routing, first task")
+    w("through the outbox, one transaction), not a bare queue insert.")
+    w("")
+    w("## API")
+    w("")
+    w(f"wrk {meta['wrk_args']}, {meta['wrk_duration']} s per run, median of {meta['runs']} runs. \"paced\": about {meta['rate']:,} req/s offered")
+    w("(see bench/wrk/request.lua: each connection waits connections/rate after every response, so latency")
+    w("is service time and the achieved rate is shown); \"max\": as fast as the connections go.")
+    w("")
+    w("| Endpoint | Variant | req/s | vs ceiling | p50 ms | p90 ms | p99 ms | non-2xx |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    ceiling = {"api_get_job_paced": "ceiling_get_paced", "api_get_job_max": "ceiling_get_max",
+               "api_get_job_max_telemetry_off": "ceiling_get_max", "api_post_project_max": "ceiling_post_max",
+               "api_post_project_max_telemetry_off": "ceiling_post_max"}
+    for label, variant, name in [
+        ("GET /api/jobs/{id}", "paced", "api_get_job_paced"),
+        ("GET /api/jobs/{id}", "paced, empty minimal API (ceiling)", "ceiling_get_paced"),
+        ("GET /api/jobs/{id}", "max", "api_get_job_max"),
+        ("GET /api/jobs/{id}", "max, telemetry off", "api_get_job_max_telemetry_off"),
+        ("GET /api/jobs/{id}", "max, empty minimal API (ceiling)", "ceiling_get_max"),
+        ("POST /api/projects", "max", "api_post_project_max"),
+        ("POST /api/projects", "max, telemetry off", "api_post_project_max_telemetry_off"),
+        ("POST /api/projects", "max, empty minimal API (ceiling)", "ceiling_post_max"),
+    ]:
+        w(f"| {label} | {variant} | {fmt(get(name))} | {pct(ratio(get(name), get(ceiling.get(name, name))))} | {fmt(get(name, 'p50_ms'), 2)} | {fmt(get(name, 'p90_ms'), 2)} | {fmt(get(name, 'p99_ms'), 2)} | {get(name, 'non_2xx')} |")
+    w("")
+    w("## Whole jobs (offline provider, zero latency)")
+    w("")
+    j = m.get("agentbus_jobs_per_minute")
+    w(f"{fmt(get('agentbus_jobs_per_minute'))} jobs/min (11 stages each, PRD approved as soon as it waits; {(j or {}).get('details', {}).get('jobs_per_run')} jobs per run, runs: {', '.join(fmt(r) for r in (j or {}).get('runs', []))}).")
+    w("")
+    w("## Telemetry overhead (OpenTelemetry with OTLP export to a loopback sink, and the Prometheus exporter, on vs off)")
+    w("")
+    w("| Benchmark | On | Off | Cost |")
+    w("|---|---:|---:|---:|")
+    for label, a, b in [("GET /api/jobs/{id} max (req/s)", "api_get_job_max", "api_get_job_max_telemetry_off"),
+                        ("POST /api/projects max (req/s)", "api_post_project_max", "api_post_project_max_telemetry_off"),
+                        ("Dispatch (tasks/s)", "agentbus_dispatch", "agentbus_dispatch_telemetry_off")]:
+        w(f"| {label} | {fmt(get(a))} | {fmt(get(b))} | {pct(overhead(get(a), get(b)))} |")
+    w("")
+    w("## Resident memory (MB)")
+    w("")
+    w("| Service | Idle | Under load |")
+    w("|---|---:|---:|")
+    for s in ("api", "worker", "gpu-agent"):
+        w(f"| {s} | {fmt(meta.get('rss_idle_mb', {}).get(s))} | {fmt(meta.get('rss_load_mb', {}).get(s))} |")
+    w("")
+    w("Idle: VmRSS 5 s after /health/ready answered. Under load: the highest VmRSS sampled each second")
+    w("during the API runs (api) and the whole-jobs run (worker); the gpu-agent has no load without a GPU.")
+    w("")
+    w("## AppHost start to all-ready")
+    w("")
+    w(meta.get("apphost_note") or f"{fmt(start, 1)} s from starting the built AppHost to /health/ready answering 200 on the api, worker and gpu-agent.")
+    w("")
+    w("## Commands")
+    w("")
+    w("```")
+    for c in meta.get("commands", []):
+        w(c)
+    w("```")
+    w("")
+    notes = open(meta["notes"]).read() if meta.get("notes") else ""
+    if notes:
+        w(notes.rstrip())
+        w("")
+    open(md, "w").write("\n".join(L))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "wrk":
+        print(json.dumps(wrk(sys.argv[2], sys.argv[3:])))
+    elif sys.argv[1] == "render":
+        render(*sys.argv[2:6])

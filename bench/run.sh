@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# The benchmark suite: Agent Bus beside its peers and ceilings, in one run on this machine.
+# Writes docs/performance.md and bench/results/latest.json.
+# Usage: bench/run.sh [--quick] [--profile]
+#   --quick: short runs, a smoke test; the report says provisional.
+#   --profile: also samples the api's thread stacks (dotnet-trace) during the GET and POST max
+#   runs and writes the methods most often on the stack to bench/results/profile-*.txt.
+# The report can be rendered again from the kept raw numbers (e.g. after editing bench/analysis.md):
+#   bench/report.py render bench/results/raw.jsonl bench/results/latest.json docs/performance.md bench/results/meta.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+quick=false profile=false
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=true ;;
+    --profile) profile=true ;;
+    *) echo "usage: bench/run.sh [--quick] [--profile]" >&2; exit 2 ;;
+  esac
+done
+if $quick; then
+  runs=3 duration=3 tasks=500 jobs=10
+else
+  runs=${BENCH_RUNS:-3} duration=${BENCH_DURATION:-10} tasks=${BENCH_TASKS:-3000} jobs=${BENCH_JOBS:-30}
+fi
+concurrency=${BENCH_CONCURRENCY:-16}
+rate=${BENCH_RATE:-5000}
+conns=64
+wrk_args="-t2 -c$conns --latency"
+key=bench-admin-key
+pg_port=18132 redis_port=18133 api_port=18100 worker_port=18101 gpu_port=18102 ceiling_port=18190 sink_port=18191
+
+# ------------------------------------------------------------------ prerequisites and builds
+scripts/ensure-prerequisites.sh run
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk"
+  if [[ $(id -u) == 0 ]]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+fi
+echo "Building (Release)..."
+for p in src/AgentBus.Api src/AgentBus.Worker src/AgentBus.GpuAgent bench/AgentBus.Bench src/AgentBus.AppHost; do
+  dotnet build "$p" -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
+done
+dll() { echo "$root/$1/bin/Release/net10.0/$2.dll"; }
+bench=(dotnet "$(dll bench/AgentBus.Bench AgentBus.Bench)")
+
+work=$(mktemp -d -t agentbus-bench.XXXXXX)
+raw=$work/raw.jsonl
+pids=()
+# SIGTERM: background jobs of a script ignore SIGINT. Services shut down gracefully on it.
+stop() { local p; for p in "$@"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done; }
+cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ Postgres and Redis, as the AppHost's local mode runs them
+pg_bin=/usr/lib/postgresql/15/bin
+as=()
+mkdir -p "$work/pg" "$work/redis"
+if [[ $(id -u) == 0 ]]; then
+  chmod 755 "$work" && chown postgres: "$work/pg"
+  as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+fi
+"${as[@]}" "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --no-sync >/dev/null
+"${as[@]}" "$pg_bin/postgres" -D "$work/pg" -c listen_addresses=127.0.0.1 -p $pg_port \
+  -c unix_socket_directories="$work/pg" -c max_connections=300 >"$work/postgres.log" 2>&1 &
+pids+=($!)
+redis-server --port $redis_port --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --save '' >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p $pg_port && break; sleep 0.1; done
+psql=("$pg_bin/psql" -h 127.0.0.1 -p $pg_port -U postgres -X -q)
+"${psql[@]}" -c "CREATE DATABASE agentbus" -c "CREATE DATABASE agentbus_jobs"
+pg() { echo "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=$1;Maximum Pool Size=100"; }
+export ConnectionStrings__agentbus ConnectionStrings__redis
+ConnectionStrings__agentbus=$(pg agentbus)
+ConnectionStrings__redis="127.0.0.1:$redis_port"
+
+# Production settings; telemetry exports over OTLP to a sink that drops it (a collector's stand-in).
+export ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production
+export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+export AgentBus__Auth__AdminApiKey=$key
+export AgentBus__RateLimits__PerKey__PermitsPerSecond=1000000 AgentBus__RateLimits__PerKey__Burst=1000000
+export AgentBus__RateLimits__PerAddress__PermitsPerSecond=1000000 AgentBus__RateLimits__PerAddress__Burst=1000000
+"${bench[@]}" otlp-sink --port $sink_port >/dev/null 2>&1 &
+pids+=($!)
+
+rss() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+wait_ready() {
+  for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$1/health/ready" && return 0; sleep 0.1; done
+  echo "nothing ready on port $1" >&2; return 1
+}
+# Starts a built service; sets $started to its pid. Extra arguments: VAR=value settings.
+start_service() {
+  local port=$1 project=$2 name=$3; shift 3
+  env "$@" ASPNETCORE_URLS=http://127.0.0.1:$port dotnet "$(dll "$project" "$name")" >"$work/$name.$port.log" 2>&1 &
+  started=$!
+  pids+=($started)
+  wait_ready "$port"
+}
+# Highest RSS of a pid while a command runs.
+peak=0
+sample_rss() {
+  local pid=$1; shift
+  "$@" &
+  local job=$! max=0 now
+  while kill -0 $job 2>/dev/null; do now=$(rss "$pid" 2>/dev/null || echo 0); (( now > max )) && max=$now; sleep 1; done
+  wait $job
+  (( max > peak )) && peak=$max || true
+}
+# wrk, $runs times; the median goes to the raw results under <name>.
+load() {
+  local name=$1 url=$2 pace=$3 body=$4 i files=() tracer=
+  if $profile && [[ -n ${trace_pid:-} ]]; then
+    export PATH=$PATH:$HOME/.dotnet/tools
+    command -v dotnet-trace >/dev/null || dotnet tool install -g dotnet-trace >/dev/null
+    dotnet-trace collect -p "$trace_pid" --profile dotnet-common,dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "$duration")" \
+      -o "$work/$name.nettrace" >/dev/null 2>&1 &
+    tracer=$!
+  fi
+  for i in $(seq "$runs"); do
+    BENCH_KEY=$key BENCH_BODY=$body BENCH_RATE=$pace BENCH_CONNS=$conns \
+      wrk $wrk_args -d"${duration}s" -s bench/wrk/request.lua "$url" >"$work/$name.$i.txt"
+    files+=("$work/$name.$i.txt")
+  done
+  bench/report.py wrk "$name" "${files[@]}" >>"$raw"
+  if [[ -n $tracer ]]; then
+    wait "$tracer" || true
+    { echo "# $name: top methods by inclusive, then exclusive CPU samples"; dotnet-trace report "$work/$name.nettrace" topN -n 40 --inclusive
+      dotnet-trace report "$work/$name.nettrace" topN -n 30; } >"bench/results/profile-$name.txt" 2>&1 || true
+  fi
+  echo "  $name: $(tail -n 1 "$raw" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("%.0f req/s, p99 %s ms" % (m["median"], m["details"]["p99_ms"]))')"
+}
+body='{"name":"bench","requirements":"A small internal tool that lists invoices and exports them as CSV."}'
+
+# ------------------------------------------------------------------ dispatch and its peers
+SECONDS=0
+echo "[${SECONDS}s] Dispatch: Agent Bus, telemetry on"
+"${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs $runs 2>"$work/dispatch.log" >>"$raw"
+echo "[${SECONDS}s] Dispatch: Agent Bus, telemetry off"
+AgentBus__Telemetry__Enabled=false "${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs $runs 2>>"$work/dispatch.log" \
+  | sed 's/"agentbus_dispatch"/"agentbus_dispatch_telemetry_off"/; s/"agentbus_job_create_inprocess"/"agentbus_job_create_inprocess_telemetry_off"/' >>"$raw"
+echo "[${SECONDS}s] Dispatch: raw Redis loop"
+"${bench[@]}" redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs >>"$raw"
+echo "[${SECONDS}s] Dispatch: Hangfire"
+"${bench[@]}" hangfire --tasks $tasks --concurrency $concurrency --runs $runs >>"$raw"
+python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    for m in json.loads(line): print("  %s: %.0f %s %s" % (m["name"], m["median"], m["unit"], [round(r) for r in m["runs"]]))' "$raw"
+
+# ------------------------------------------------------------------ API, telemetry on, and the ceiling
+declare -A rss_idle rss_load
+echo "[${SECONDS}s] API (telemetry on)"
+start_service $api_port src/AgentBus.Api AgentBus.Api
+api=$started
+# The two variants must differ in fact: /metrics exists only with telemetry on.
+metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/metrics"; }
+[[ $(metrics_status) == 200 ]] || { echo "telemetry on, but /metrics does not answer 200" >&2; exit 1; }
+sleep 5
+rss_idle[api]=$(rss $api)
+job=$(curl -fs -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api_port/api/projects" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+peak=0
+sample_rss $api load api_get_job_paced "http://127.0.0.1:$api_port/api/jobs/$job" $rate ''
+trace_pid=$api
+sample_rss $api load api_get_job_max "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
+sample_rss $api load api_post_project_max "http://127.0.0.1:$api_port/api/projects" 0 "$body"
+trace_pid=
+rss_load[api]=$peak
+stop $api
+
+echo "[${SECONDS}s] Empty minimal API (ceiling)"
+"${bench[@]}" ceiling --port $ceiling_port >/dev/null 2>&1 &
+ceiling=$!
+pids+=($ceiling)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$ceiling_port/api/jobs/$job" && break; sleep 0.1; done
+load ceiling_get_paced "http://127.0.0.1:$ceiling_port/api/jobs/$job" $rate ''
+load ceiling_get_max "http://127.0.0.1:$ceiling_port/api/jobs/$job" 0 ''
+load ceiling_post_max "http://127.0.0.1:$ceiling_port/api/projects" 0 "$body"
+stop $ceiling
+
+echo "[${SECONDS}s] API (telemetry off)"
+start_service $api_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
+api=$started
+[[ $(metrics_status) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
+load api_get_job_max_telemetry_off "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
+load api_post_project_max_telemetry_off "http://127.0.0.1:$api_port/api/projects" 0 "$body"
+stop $api
+
+# ------------------------------------------------------------------ whole jobs, on a fresh database and Redis db
+echo "[${SECONDS}s] Whole jobs (offline provider, zero latency)"
+jobs_env=("ConnectionStrings__agentbus=$(pg agentbus_jobs)" "ConnectionStrings__redis=127.0.0.1:$redis_port,defaultDatabase=1")
+start_service $api_port src/AgentBus.Api AgentBus.Api "${jobs_env[@]}"
+api=$started
+start_service $worker_port src/AgentBus.Worker AgentBus.Worker "${jobs_env[@]}" AgentBus__Llm__Provider=offline AgentBus__Llm__Offline__Latency=00:00:00
+worker=$started
+start_service $gpu_port src/AgentBus.GpuAgent AgentBus.GpuAgent "${jobs_env[@]}"
+gpu=$started
+sleep 5
+rss_idle[worker]=$(rss $worker)
+rss_idle[gpu-agent]=$(rss $gpu)
+peak=0
+sample_rss $worker "${bench[@]}" jobs --api "http://127.0.0.1:$api_port" --key $key --jobs $jobs --runs $runs >>"$raw"
+rss_load[worker]=$peak
+rss_load[gpu-agent]=$(rss $gpu)
+stop $gpu $worker $api
+
+# ------------------------------------------------------------------ AppHost start to all-ready (fixed ports: only when free)
+apphost_s="" apphost_note=""
+if ss -ltn | grep -Eq ':(8000|8001|8002|18888)\b'; then
+  apphost_note="Not measured in this run: ports 8000-8002 or 18888 were in use (someone was running ./run.sh)."
+else
+  echo "AppHost start to all-ready"
+  t0=$(date +%s%N)
+  (cd src/AgentBus.AppHost && exec env -u ConnectionStrings__agentbus -u ConnectionStrings__redis -u OTEL_EXPORTER_OTLP_ENDPOINT \
+    -u OTEL_EXPORTER_OTLP_PROTOCOL ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development \
+    dotnet run --no-build -c Release --launch-profile http >"$work/apphost.log" 2>&1) &
+  apphost=$!
+  pids+=($apphost)
+  ready() { curl -fs -o /dev/null "http://localhost:$1/health/ready"; }
+  for _ in $(seq 1200); do
+    if ready 8000 && ready 8001 && ready 8002; then apphost_s=$(( ($(date +%s%N) - t0) / 1000000 )); break; fi
+    sleep 0.1
+  done
+  # SIGTERM to the AppHost stops every service it started (8 to 15 s).
+  kill -TERM $apphost 2>/dev/null || true
+  wait $apphost 2>/dev/null || true
+  [[ -n $apphost_s ]] || apphost_note="Not measured: the services were not all ready within 120 s."
+fi
+
+# ------------------------------------------------------------------ report
+echo "Measured in ${SECONDS} s"
+mkdir -p bench/results
+python3 - "$work/meta.json" <<PY
+import json, platform, subprocess, sys
+sh = lambda c: subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
+json.dump({
+  "quick": "$quick" == "true", "command": "bench/run.sh" + (" --quick" if "$quick" == "true" else ""),
+  "date": sh("date -u '+%Y-%m-%d %H:%M UTC'"),
+  "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(), "cores": sh("nproc"),
+  "memory": sh("free -h | awk '/Mem:/ {print \$2}'"), "os": sh(". /etc/os-release && echo \$PRETTY_NAME") + ", " + platform.release(),
+  "dotnet": sh("dotnet --version"), "postgres": sh("$pg_bin/postgres --version"), "redis": sh("redis-server --version | cut -d' ' -f3"),
+  "wrk": sh("wrk -v 2>&1 | head -n1"),
+  "runs": $runs, "rate": $rate, "wrk_args": "$wrk_args", "wrk_duration": $duration,
+  "rss_idle_mb": {"api": ${rss_idle[api]}, "worker": ${rss_idle[worker]}, "gpu-agent": ${rss_idle[gpu-agent]}},
+  "rss_load_mb": {"api": ${rss_load[api]}, "worker": ${rss_load[worker]}, "gpu-agent": ${rss_load[gpu-agent]}},
+  "apphost_start_to_ready_s": (int("${apphost_s:-0}") / 1000) or None, "apphost_note": "$apphost_note" or None,
+  "commands": [
+    "AgentBus.Bench dispatch --tasks $tasks --concurrency $concurrency --runs $runs   (and AgentBus__Telemetry__Enabled=false)",
+    "AgentBus.Bench redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs",
+    "AgentBus.Bench hangfire --tasks $tasks --concurrency $concurrency --runs $runs",
+    "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/jobs/<id>   (BENCH_RATE=$rate paced, 0 max)",
+    "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/projects   (BENCH_BODY=<project json>)",
+    "AgentBus.Bench jobs --jobs $jobs --runs $runs   (api + worker + gpu-agent, AgentBus__Llm__Offline__Latency=00:00:00)",
+    "dotnet run --project src/AgentBus.AppHost -c Release --launch-profile http   (until :8000-8002/health/ready answer)",
+  ],
+  "notes": "bench/analysis.md",
+}, open(sys.argv[1], "w"), indent=2)
+PY
+cp "$raw" bench/results/raw.jsonl
+cp "$work/meta.json" bench/results/meta.json
+bench/report.py render bench/results/raw.jsonl bench/results/latest.json docs/performance.md bench/results/meta.json
+echo "Wrote docs/performance.md and bench/results/latest.json"

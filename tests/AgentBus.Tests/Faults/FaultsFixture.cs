@@ -42,7 +42,14 @@ public sealed class FaultsFixture : AgentBusAppFixture
         }
     }
 
-    public static void Say(string message) => TestContext.Current.SendDiagnosticMessage(message);
+    /// <summary>Where the fault tests' figures (seed, jobs, kills, re-runs, timings) are appended, since passing tests' output is not shown.</summary>
+    public static readonly string FiguresFile = Path.Combine(Path.GetTempPath(), "agentbus-fault-figures.log");
+
+    public static void Say(string message)
+    {
+        TestContext.Current.SendDiagnosticMessage(message);
+        File.AppendAllText(FiguresFile, $"{DateTime.UtcNow:O} {message}{Environment.NewLine}");
+    }
 
     /// <summary>
     /// The pid of a worker of this fixture: the process whose service name is <paramref name="resource"/>

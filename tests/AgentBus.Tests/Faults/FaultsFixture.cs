@@ -9,8 +9,8 @@ namespace AgentBus.Tests.Faults;
 /// <summary>
 /// Two workers with short clocks, so faults resolve in seconds: a 4 s lease (a killed worker's
 /// task is reclaimed after 4 s), a 5 s shutdown grace, fast retries, a reconciler sweeping every
-/// second for stages queued or running for 3 s with no task in Redis, four stages at once per
-/// worker, and agents slow enough (300 ms, development 2 s) that a fault lands mid-stage.
+/// second for stages queued or running for 3 s with no task in Redis, two stages at once per
+/// worker (so 20 jobs take long enough for several kills), and agents slow enough (300 ms, development 2 s) that a fault lands mid-stage.
 /// </summary>
 public sealed class FaultsFixture : AgentBusAppFixture
 {
@@ -33,7 +33,7 @@ public sealed class FaultsFixture : AgentBusAppFixture
             w.WithEnvironment("AgentBus__Queue__Lease", "00:00:04")
              .WithEnvironment("AgentBus__Queue__RetryBaseDelay", "00:00:00.200")
              .WithEnvironment("AgentBus__Queue__RetryMaxDelay", "00:00:02")
-             .WithEnvironment("AgentBus__Worker__Concurrency", "4")
+             .WithEnvironment("AgentBus__Worker__Concurrency", "2")
              .WithEnvironment("AgentBus__Worker__ShutdownGrace", ShutdownGrace.ToString())
              .WithEnvironment("AgentBus__Reconciler__Interval", "00:00:01")
              .WithEnvironment("AgentBus__Reconciler__StaleAfter", "00:00:03")

@@ -74,9 +74,13 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
         var retries = (await fixture.EventsAsync(jobId)).Where(e => (string?)e["type"] == "stage_retry").ToList();
         var codes = retries.Select(e => $"{e["stage"]}: {e["data"]!["error_code"]} ({e["data"]!["error"]})").ToList();
         FaultsFixture.Say($"flaky model: completed in {clock.Elapsed.TotalSeconds:F1} s, {fixture.Server.Requests.Count - seenBefore} model requests, stage retries: {string.Join("; ", codes)}");
-        // Each garbage answer costs at least one attempt, with a classified error. (One more can
-        // happen when a stage's retry meets the next scripted fault.)
-        Assert.True(retries.Count is >= 3 and <= 5, $"{retries.Count} stage retries: {string.Join("; ", codes)}");
+        // Each garbage answer costs one attempt (one more when a retry meets the next scripted
+        // fault). Attempts refused by a breaker still open from the other test are not counted.
+        var garbage = retries.Where(e => (string?)e["data"]!["error_code"] != "circuit_open").ToList();
+        Assert.True(garbage.Count is >= 3 and <= 4, $"{garbage.Count} stage retries not due to the breaker: {string.Join("; ", codes)}");
+        Assert.True(garbage.Count(e => (string?)e["data"]!["error_code"] == "bad_response"
+            && ((string?)e["data"]!["error"])!.StartsWith("openai: unreadable answer", StringComparison.Ordinal)) >= 3,
+            $"garbage answers not classified as bad_response: {string.Join("; ", codes)}");
         Assert.All(retries, e => Assert.False(string.IsNullOrWhiteSpace((string?)e["data"]!["error_code"])));
         Assert.All(job["stages"]!.AsArray(), s => Assert.Equal("completed", (string?)s!["status"]));
     }
@@ -108,10 +112,11 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
             Assert.All(errors, e => Assert.True(
                 e is ("provider_error", { } m) && m.Contains("openai answered 500", StringComparison.Ordinal)
                 || e is ("circuit_open", { } c) && c.Contains("circuit open", StringComparison.Ordinal), $"unclear error {e}"));
-            // Bounded: at most 4 attempts of 3 calls per job, no retry storm. The breaker opening
-            // is asserted at the client level (ProviderTests.Persistent_5xx_opens_the_breaker_...):
-            // in the worker process 36 of 36 calls reached the server in this test, see the
-            // fault-tests note; tighten this to "fewer than 36" once that is understood.
+            // Bounded: at most 4 attempts of 3 calls per job, no retry storm. Whether the breaker
+            // opens here depends on what ran before: it opens at 80 % failures over a minute, and
+            // the other test's successes in that minute can keep the ratio below (then all 36
+            // calls go out). Its opening is asserted deterministically at the client level,
+            // ProviderTests.Persistent_5xx_opens_the_breaker_and_calls_stop_reaching_the_provider.
             Assert.InRange(seen, Jobs, Jobs * 4 * 3);
         }
         finally

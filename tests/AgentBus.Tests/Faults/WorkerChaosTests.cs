@@ -33,7 +33,7 @@ public sealed class WorkerChaosTests(FaultsFixture fixture)
             {
                 // Only while both run (the last victim restarted), so work always goes on somewhere.
                 await Task.WhenAll(restarts);
-                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 2000)), stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)), stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
                 if (stop.IsCancellationRequested)
                 {
                     break;

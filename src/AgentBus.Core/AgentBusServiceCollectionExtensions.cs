@@ -45,4 +45,14 @@ public static class AgentBusServiceCollectionExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder;
     }
+
+    /// <summary>Re-enqueues stages whose tasks Redis lost (one process at a time; the worker runs it).</summary>
+    public static IHostApplicationBuilder AddStageReconciler(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section)
+            .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(100) && o.StaleAfter > TimeSpan.Zero && o.BatchSize >= 1,
+                "AgentBus:Reconciler needs Interval >= 100 ms, StaleAfter > 0 and BatchSize >= 1.");
+        builder.Services.AddHostedService<StageReconciler>();
+        return builder;
+    }
 }

@@ -8,6 +8,7 @@ builder.AddServiceDefaults("worker");
 builder.AddAgentBusCore();
 builder.AddAgentBusStageConsumer();
 builder.AddGpuQueueFallback();
+builder.AddStageReconciler();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -39,8 +39,19 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, JobStore
         await CheckBudgetAsync(work, messages, price, ct);
 
         var start = Stopwatch.GetTimestamp();
-        var response = await route.Client.GetResponseAsync(messages,
-            new ChatOptions { ModelId = route.Model, MaxOutputTokens = options.Value.MaxOutputTokens }, ct);
+        ChatResponse response;
+        try
+        {
+            response = await route.Client.GetResponseAsync(messages,
+                new ChatOptions { ModelId = route.Model, MaxOutputTokens = options.Value.MaxOutputTokens }, ct);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException or KeyNotFoundException
+                                  && LlmProviderException.Find(e) is null && !ct.IsCancellationRequested)
+        {
+            // A 200 the SDK cannot read (non-JSON, truncated, wrong shape) surfaces as a parser
+            // exception: name it as the provider's fault instead of a bare "stage_error".
+            throw new LlmProviderException(route.Provider, "bad_response", null, $"{route.Provider}: unreadable answer ({e.GetType().Name})", e);
+        }
         var latency = (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
         var usage = LlmUsage.From(response);

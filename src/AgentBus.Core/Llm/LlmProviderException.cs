@@ -13,7 +13,7 @@ public sealed class LlmProviderException(string provider, string errorType, int?
 {
     public string Provider { get; } = provider;
 
-    /// <summary>rate_limited, overloaded, timeout, auth, bad_request, provider_error, circuit_open, provider_unreachable.</summary>
+    /// <summary>rate_limited, overloaded, timeout, auth, bad_request, provider_error, circuit_open, provider_unreachable, bad_response.</summary>
     public string ErrorType { get; } = errorType;
 
     public int? Status { get; } = status;

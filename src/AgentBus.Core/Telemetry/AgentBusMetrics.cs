@@ -63,6 +63,8 @@ public sealed class AgentBusMetrics : IDisposable
         TasksProcessed = _meter.CreateCounter<long>("agent_bus.worker.tasks.processed",
             description: "Queue tasks handled, by queue and outcome (completed, skipped, retried, dead_lettered, handed_back).");
         DeadLettered = _meter.CreateCounter<long>("agent_bus.queue.dead_lettered", description: "Tasks moved to a dead-letter stream.");
+        Reconciled = _meter.CreateCounter<long>("agent_bus.queue.reconciled",
+            description: "Stage runs queued or running in Postgres whose task was in no queue (Redis lost it), re-enqueued through the outbox.");
         _meter.CreateObservableGauge("agent_bus.worker.queue.size",
             () => QueueSizes.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue_name", q.Key))),
             description: "Tasks waiting, in flight or waiting to retry, by queue.");
@@ -96,6 +98,7 @@ public sealed class AgentBusMetrics : IDisposable
     public Counter<long> LlmCostUnknown { get; }
     public Counter<long> TasksProcessed { get; }
     public Counter<long> DeadLettered { get; }
+    public Counter<long> Reconciled { get; }
 
     /// <summary>api, worker or gpu-agent: the value of the component label.</summary>
     public string Component { get; }

@@ -22,7 +22,8 @@ namespace AgentBus.Tests.Infrastructure;
 public sealed class FakeModelServer : IAsyncDisposable
 {
     public sealed record Seen(string Path, IReadOnlyDictionary<string, string> Headers, JsonObject Body, DateTime At);
-    public sealed record Scripted(int Status, string? RetryAfter = null, TimeSpan Delay = default);
+    /// <param name="Body">Sent as is instead of an error or an answer (garbage, truncated or wrong-shaped JSON).</param>
+    public sealed record Scripted(int Status, string? RetryAfter = null, TimeSpan Delay = default, string? Body = null);
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Scripted> _script = new();
@@ -58,6 +59,11 @@ public sealed class FakeModelServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Scripted answers not yet given.</summary>
+    public int Pending => _script.Count;
+
+    public void Clear() => _script.Clear();
+
     public void Then(params Scripted[] responses)
     {
         foreach (var r in responses)
@@ -73,6 +79,13 @@ public sealed class FakeModelServer : IAsyncDisposable
         if (_script.TryDequeue(out var scripted))
         {
             await Task.Delay(scripted.Delay, context.RequestAborted);
+            if (scripted.Body is { } raw)
+            {
+                context.Response.StatusCode = scripted.Status;
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(raw);
+                return;
+            }
             if (scripted.Status != 200)
             {
                 context.Response.StatusCode = scripted.Status;

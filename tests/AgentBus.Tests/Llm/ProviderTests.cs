@@ -122,6 +122,23 @@ public sealed class ProviderTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Persistent_5xx_opens_the_breaker_and_calls_stop_reaching_the_provider(string provider)
+    {
+        _server.Then(Enumerable.Repeat(new FakeModelServer.Scripted(500), 100).ToArray());
+        using var host = Host(provider);
+        var failures = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            failures.Add((await FailureOf(() => Call(host))).ErrorType);
+        }
+        TestContext.Current.SendDiagnosticMessage($"{provider}: {_server.Requests.Count} requests; {string.Join(", ", failures)}");
+        // 8 calls of 3 attempts would be 24 requests; the breaker (10 failures at 80 %) stops the rest.
+        Assert.Contains("circuit_open", failures);
+        Assert.True(_server.Requests.Count < 24, $"{_server.Requests.Count} requests reached the provider");
+    }
+
     private IHost Host(string provider)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();

@@ -23,11 +23,7 @@ public sealed class FaultsFixture : AgentBusAppFixture
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         var worker = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker");
-        var secondWorker = builder.AddProject("worker-2", Path.Combine(Repository.Root, "src", "AgentBus.Worker", "AgentBus.Worker.csproj"))
-            .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
-            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "postgres")), "agentbus")
-            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "redis")))
-            .WithHttpHealthCheck("/health/ready");
+        var secondWorker = AddSecondWorker(builder);
         foreach (var w in new[] { builder.CreateResourceBuilder(worker), secondWorker })
         {
             w.WithEnvironment("AgentBus__Queue__Lease", "00:00:04")

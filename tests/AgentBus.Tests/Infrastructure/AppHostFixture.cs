@@ -81,6 +81,29 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>A second worker, "worker-2", wired like the first (add it to ExtraResources).</summary>
+    protected static IResourceBuilder<ProjectResource> AddSecondWorker(IDistributedApplicationTestingBuilder builder) =>
+        builder.AddProject("worker-2", Path.Combine(Repository.Root, "src", "AgentBus.Worker", "AgentBus.Worker.csproj"))
+            .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
+            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "postgres")), "agentbus")
+            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "redis")))
+            .WithHttpHealthCheck("/health/ready");
+
+    /// <summary>Points every project's OTLP export at <paramref name="endpoint"/> (http/protobuf, 200 ms batches).</summary>
+    protected static void ExportTelemetryTo(IDistributedApplicationTestingBuilder builder, Func<Uri> endpoint)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(e =>
+            {
+                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint().ToString().TrimEnd('/');
+                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                e.EnvironmentVariables["OTEL_BLRP_SCHEDULE_DELAY"] = "200";
+                e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+            });
+        }
+    }
+
     /// <summary>A client of the service; the api's carries the admin key.</summary>
     public HttpClient CreateClient(string service) => service == "api" ? CreateClient(service, AdminApiKey) : CreateAnonymousClient(service);
 

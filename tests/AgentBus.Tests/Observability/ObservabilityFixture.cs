@@ -66,18 +66,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         return output;
     }
 
-    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder)
-    {
-        foreach (var project in builder.Resources.OfType<ProjectResource>())
-        {
-            builder.CreateResourceBuilder(project).WithEnvironment(e =>
-            {
-                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.BaseUrl.ToString().TrimEnd('/');
-                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
-                e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
-            });
-        }
-    }
+    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder) => ExportTelemetryTo(builder, () => Otlp.BaseUrl);
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {

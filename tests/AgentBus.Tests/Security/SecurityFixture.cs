@@ -36,19 +36,7 @@ public sealed class SecurityFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Llm__Resilience__RetryBaseDelay", "00:00:00.100");
     }
 
-    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder)
-    {
-        foreach (var project in builder.Resources.OfType<ProjectResource>())
-        {
-            builder.CreateResourceBuilder(project).WithEnvironment(e =>
-            {
-                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.BaseUrl.ToString().TrimEnd('/');
-                e.EnvironmentVariables["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
-                e.EnvironmentVariables["OTEL_BLRP_SCHEDULE_DELAY"] = "200";
-                e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
-            });
-        }
-    }
+    protected override void ConfigureTelemetry(IDistributedApplicationTestingBuilder builder) => ExportTelemetryTo(builder, () => Otlp.BaseUrl);
 
     public override async ValueTask InitializeAsync()
     {

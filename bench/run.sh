@@ -28,7 +28,7 @@ concurrency=${BENCH_CONCURRENCY:-16}
 rate=${BENCH_RATE:-5000}
 conns=64
 wrk_args="-t2 -c$conns --latency"
-key=bench-admin-key
+key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"  # the api requires 16+ characters
 pg_port=18132 redis_port=18133 api_port=18100 worker_port=18101 gpu_port=18102 ceiling_port=18190 sink_port=18191
 
 # ------------------------------------------------------------------ prerequisites and builds
@@ -96,7 +96,7 @@ start_service() {
   env "$@" ASPNETCORE_URLS=http://127.0.0.1:$port dotnet "$(dll "$project" "$name")" >"$work/$name.$port.log" 2>&1 &
   started=$!
   pids+=($started)
-  wait_ready "$port"
+  wait_ready "$port" || { tail -n 40 "$work/$name.$port.log" >&2; return 1; }
 }
 # Highest RSS of a pid while a command runs.
 peak=0

@@ -115,7 +115,15 @@ public static class Extensions
     {
         // The integrations' own health checks are replaced by ReadinessChecks, which name the
         // dependency in the 503 body and time out quickly.
-        builder.AddNpgsqlDataSource(PostgresConnectionName, s => s.DisableHealthChecks = true);
+        builder.AddNpgsqlDataSource(PostgresConnectionName, s => s.DisableHealthChecks = true, dataSource =>
+        {
+            // The same few dozen statements run all day: prepared once per connection, Postgres
+            // stops parsing and planning them on every call. A connection string may set its own.
+            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            {
+                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 100;
+            }
+        });
         builder.AddRedisClient(RedisConnectionName, s => s.DisableHealthChecks = true,
             configureOptions: o =>
             {

@@ -39,18 +39,20 @@ public static class JobsApi
         return app;
     }
 
-    public static JobResponse ToResponse(JobRow job, IReadOnlyList<StageRunRow> stages, JobRouting? routing) => new(
-        job.JobId, job.ProjectId, job.Status, job.Stage,
-        job.ErrorCode is null && job.ErrorMessage is null ? null : new JobError(job.ErrorCode, job.ErrorMessage),
-        job.CreatedAt, job.UpdatedAt, job.StartedAt, job.CompletedAt,
-        stages.OrderBy(s => Pipeline.Stages.ToList().FindIndex(d => d.Name == s.Stage))
-            .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList(),
-        routing);
+    public static JobResponse ToResponse(JobDetail detail)
+    {
+        var job = detail.Job;
+        return new(
+            job.JobId, job.ProjectId, job.Status, job.Stage,
+            job.ErrorCode is null && job.ErrorMessage is null ? null : new JobError(job.ErrorCode, job.ErrorMessage),
+            job.CreatedAt, job.UpdatedAt, job.StartedAt, job.CompletedAt,
+            detail.Stages.OrderBy(s => Pipeline.Order[s.Stage])
+                .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList(),
+            detail.Routing);
+    }
 
-    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, JobRouter router, CancellationToken ct) =>
-        await store.GetJobAsync(job_id, ct) is { } job
-            ? TypedResults.Ok(ToResponse(job, await store.GetStagesAsync(job_id, ct), await router.GetAsync(job_id, ct)))
-            : Problems.NotFound("job", job_id);
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, CancellationToken ct) =>
+        await store.GetJobDetailAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
 
     public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobStore store, CancellationToken ct)
     {

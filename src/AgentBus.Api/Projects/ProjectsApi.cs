@@ -91,14 +91,14 @@ public static class ProjectsApi
             total, limit, offset));
     }
 
-    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, JobRouter router, CancellationToken ct)
+    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, CancellationToken ct)
     {
         if (await store.GetProjectAsync(project_id, ct) is not { } project)
         {
             return Problems.NotFound("project", project_id);
         }
         var job = await store.GetLatestJobAsync(project_id, ct);
-        var latest = job is null ? null : Jobs.JobsApi.ToResponse(job, await store.GetStagesAsync(job.JobId, ct), await router.GetAsync(job.JobId, ct));
+        var latest = job is null ? null : await store.GetJobDetailAsync(job.JobId, ct) is { } detail ? Jobs.JobsApi.ToResponse(detail) : null;
         return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
             JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
     }

@@ -83,19 +83,18 @@ public sealed partial class JobRouter(Database db, GpuNodeRegistry nodes, ILogge
             "UPDATE job_routing SET queue = 'cpu', fallback_reason = @reason, updated_at = now() WHERE job_id = ANY(@jobIds)",
             new { jobIds = jobIds.ToArray(), reason }, ct);
 
-    public async Task<JobRouting?> GetAsync(Guid jobId, CancellationToken ct) =>
-        await db.QuerySingleOrDefaultAsync<RoutingRow>("job_routing_get",
-            "SELECT queue, requires_gpu, confidence, reasons::text AS reasons, fallback_reason FROM job_routing WHERE job_id = @jobId", new { jobId }, ct) is { } r
-            ? new JobRouting(r.Queue, r.RequiresGpu, r.Confidence, JsonSerializer.Deserialize<string[]>(r.Reasons)!, r.FallbackReason)
-            : null;
+    /// <summary>The routing columns, read into <see cref="RoutingRow"/>; the caller adds the WHERE.</summary>
+    public const string SelectRouting = "SELECT queue, requires_gpu, confidence, reasons::text AS reasons, fallback_reason FROM job_routing";
 
-    private sealed class RoutingRow
+    public sealed class RoutingRow
     {
         public string Queue { get; init; } = "";
         public bool RequiresGpu { get; init; }
         public double Confidence { get; init; }
         public string Reasons { get; init; } = "[]";
         public string? FallbackReason { get; init; }
+
+        public JobRouting ToRouting() => new(Queue, RequiresGpu, Confidence, JsonSerializer.Deserialize<string[]>(Reasons)!, FallbackReason);
     }
 
     [LoggerMessage(EventId = 600, EventName = "gpu_registry_unavailable", Level = LogLevel.Warning,

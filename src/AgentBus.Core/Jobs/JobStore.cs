@@ -18,6 +18,7 @@ namespace AgentBus.Jobs;
 public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eventBus, AgentBusMetrics metrics, JobRouter router, ILogger<JobStore> logger)
 {
     private const string JobColumns = "job_id, project_id, status, stage, error_code, error_message, created_at, updated_at, started_at, completed_at";
+    private const string StageColumns = "stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at";
 
     // ---- Reads -------------------------------------------------------------------------------
 
@@ -49,10 +50,24 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<JobRow?> GetJobAsync(Guid jobId, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<JobRow>("job_get", $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
 
-    public Task<IReadOnlyList<StageRunRow>> GetStagesAsync(Guid jobId, CancellationToken ct) =>
-        db.QueryAsync<StageRunRow>("stage_list",
-            "SELECT stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at FROM stage_runs WHERE job_id = @jobId",
-            new { jobId }, ct);
+    /// <summary>
+    /// A job with its stages and routing: the API's hottest read, so three statements sent as one
+    /// batch on one connection (one round trip).
+    /// </summary>
+    public Task<JobDetail?> GetJobDetailAsync(Guid jobId, CancellationToken ct) =>
+        db.RunAsync("job_detail", async c =>
+        {
+            await using var results = await c.QueryMultipleAsync(new CommandDefinition(
+                $"""
+                SELECT {JobColumns} FROM jobs WHERE job_id = @jobId;
+                SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId;
+                {JobRouter.SelectRouting} WHERE job_id = @jobId;
+                """, new { jobId }, cancellationToken: ct));
+            var job = await results.ReadSingleOrDefaultAsync<JobRow>();
+            var stages = (await results.ReadAsync<StageRunRow>()).AsList();
+            var routing = await results.ReadSingleOrDefaultAsync<JobRouter.RoutingRow>();
+            return job is null ? null : new JobDetail(job, stages, routing?.ToRouting());
+        }, ct);
 
     public Task<IReadOnlyList<ArtifactSummary>> ListArtifactsAsync(Guid jobId, CancellationToken ct) =>
         db.QueryAsync<ArtifactSummary>("artifact_list",
@@ -198,7 +213,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<StageWork?> BeginStageAsync(TaskMessage task, string consumer, CancellationToken ct) =>
         ChangeAsync("stage_begin", task.JobId, create: null, work: async change =>
         {
-            var run = await change.StageRunAsync(task.Stage);
+            var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run is null || run.TaskId != task.TaskId
                 || run.Status is not (StageStatus.Queued or StageStatus.Running))
             {
@@ -210,23 +225,24 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 await change.AddEventAsync(JobEventTypes.JobStarted, null, new { });
             }
             await change.Connection.ExecuteAsync(
-                "UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage",
-                new { task.JobId, task.Stage }, change.Transaction);
-            await change.Connection.ExecuteAsync("UPDATE jobs SET stage = @Stage WHERE job_id = @JobId", new { task.JobId, task.Stage }, change.Transaction);
+                """
+                UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage;
+                UPDATE jobs SET stage = @Stage WHERE job_id = @JobId;
+                """, new { task.JobId, task.Stage }, change.Transaction);
             await change.AddEventAsync(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
 
             var definition = Pipeline.ByName[task.Stage];
-            var project = await change.Connection.QuerySingleAsync<ProjectRow>(
-                "SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @ProjectId",
-                new { change.Job.ProjectId }, change.Transaction);
-            var inputs = (await change.Connection.QueryAsync<ArtifactRow>(
+            await using var reads = await change.Connection.QueryMultipleAsync(
                 """
+                SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @ProjectId;
                 SELECT DISTINCT ON (type) type, version, content, content_type, created_at FROM artifacts
-                WHERE job_id = @JobId AND type = ANY(@types) ORDER BY type, version DESC
-                """, new { task.JobId, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction)).ToDictionary(a => a.Type);
+                WHERE job_id = @JobId AND type = ANY(@types) ORDER BY type, version DESC;
+                """, new { change.Job.ProjectId, task.JobId, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction);
+            var project = await reads.ReadSingleAsync<ProjectRow>();
+            var inputs = (await reads.ReadAsync<ArtifactRow>()).ToDictionary(a => a.Type);
             inputs.Remove(definition.Name, out var previous);
             return new StageWork(change.Job, project, definition, run.Attempts + 1, run.Notes, inputs, previous);
-        }, ct);
+        }, ct, stage: task.Stage, durable: false);
 
     /// <summary>
     /// Commits the stage's artifact and model calls, then moves the job on: approval after the PRD,
@@ -236,27 +252,30 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<bool> CompleteStageAsync(TaskMessage task, string content, CancellationToken ct) =>
         ChangeAsync("stage_complete", task.JobId, create: null, work: async change =>
         {
-            var run = await change.StageRunAsync(task.Stage);
+            var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId || run.Status != StageStatus.Running)
             {
                 return false;
             }
             var definition = Pipeline.ByName[task.Stage];
+            // The stage completes only when this task's artifact was new (a redelivery inserts nothing).
             var version = await change.Connection.ExecuteScalarAsync<int?>(
                 """
-                INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
-                SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
-                FROM artifacts WHERE job_id = @JobId AND type = @Stage
-                ON CONFLICT (task_id) DO NOTHING
-                RETURNING version
+                WITH artifact AS (
+                  INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
+                  SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
+                  FROM artifacts WHERE job_id = @JobId AND type = @Stage
+                  ON CONFLICT (task_id) DO NOTHING
+                  RETURNING version),
+                stage AS (
+                  UPDATE stage_runs SET status = 'completed', completed_at = now()
+                  WHERE job_id = @JobId AND stage = @Stage AND EXISTS (SELECT FROM artifact))
+                SELECT version FROM artifact
                 """, new { task.JobId, task.Stage, task.TaskId, content, definition.ContentType }, change.Transaction);
             if (version is null)
             {
                 return false;
             }
-            await change.Connection.ExecuteAsync(
-                "UPDATE stage_runs SET status = 'completed', completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
-                new { task.JobId, task.Stage }, change.Transaction);
             await change.AddEventAsync(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = definition.AgentType });
 
             if (task.Stage == Pipeline.Prd)
@@ -270,22 +289,22 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 await change.FinishAsync(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
                 return true;
             }
-            var completed = (await change.Connection.QueryAsync<string>(
-                "SELECT stage FROM stage_runs WHERE job_id = @JobId AND status = 'completed'", new { task.JobId }, change.Transaction)).ToHashSet();
-            var pending = (await change.Connection.QueryAsync<string>(
-                "SELECT stage FROM stage_runs WHERE job_id = @JobId AND status = 'pending'", new { task.JobId }, change.Transaction)).ToHashSet();
+            var stages = (await change.Connection.QueryAsync<(string Stage, string Status)>(
+                "SELECT stage, status FROM stage_runs WHERE job_id = @JobId AND status IN ('completed', 'pending')", new { task.JobId }, change.Transaction)).AsList();
+            var completed = stages.Where(s => s.Status == StageStatus.Completed).Select(s => s.Stage).ToHashSet();
+            var pending = stages.Where(s => s.Status == StageStatus.Pending).Select(s => s.Stage).ToHashSet();
             foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
             {
                 await change.QueueStageAsync(next.Name);
             }
             return true;
-        }, ct);
+        }, ct, stage: task.Stage);
 
     /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
     public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
         ChangeAsync("stage_fail", task.JobId, create: null, work: async change =>
         {
-            var run = await change.StageRunAsync(task.Stage);
+            var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
             {
                 return false;
@@ -301,7 +320,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
             await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
             return true;
-        }, ct);
+        }, ct, stage: task.Stage);
 
     /// <summary>
     /// The next call could pass the project's budget: the stage and the job stop with
@@ -310,7 +329,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<bool> StopForBudgetAsync(TaskMessage task, string message, CancellationToken ct) =>
         ChangeAsync("stage_budget_stop", task.JobId, create: null, work: async change =>
         {
-            var run = await change.StageRunAsync(task.Stage);
+            var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
             {
                 return false;
@@ -321,7 +340,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = BudgetExceeded, error = message });
             await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, BudgetExceeded, $"{task.Stage}: {message}");
             return true;
-        }, ct);
+        }, ct, stage: task.Stage);
 
     public const string BudgetExceeded = "budget_exceeded";
 
@@ -454,7 +473,14 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     // ---- The transaction every change goes through -------------------------------------------
 
-    private async Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct)
+    /// <summary>
+    /// Runs <paramref name="work"/> on the locked job (with <paramref name="stage"/>'s run read in the
+    /// same round trip when given). A change that is not <paramref name="durable"/> commits without
+    /// waiting for the WAL flush: only for changes a Postgres crash may undo because the task that
+    /// made them is still unacknowledged in Redis and runs again (see stage_begin).
+    /// </summary>
+    private async Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct,
+        string? stage = null, bool durable = true)
     {
         JobChange? committed = null;
         var result = await db.InTransactionAsync(queryType, async (connection, transaction) =>
@@ -464,7 +490,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             {
                 await create(change);
             }
-            await change.LockAsync(jobId);
+            await change.LockAsync(jobId, stage, durable);
             var value = await work(change);
             committed = change;
             return value;
@@ -525,16 +551,20 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public int QueuedTasks { get; private set; }
         public (string Status, TimeSpan Duration)? Finished { get; private set; }
 
-        public async Task LockAsync(Guid jobId)
+        public StageRunRow? Run { get; private set; }
+
+        public async Task LockAsync(Guid jobId, string? stage, bool durable)
         {
-            Job = await Connection.QuerySingleOrDefaultAsync<JobRow>($"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE", new { jobId }, Transaction);
+            // One round trip: the statements run in order, so the stage run is read under the lock.
+            await using var results = await Connection.QueryMultipleAsync(
+                (durable ? "" : "SET LOCAL synchronous_commit TO OFF;\n")
+                + $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE;\n"
+                + (stage is null ? "" : $"SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId AND stage = @stage;"),
+                new { jobId, stage }, Transaction);
+            Job = await results.ReadSingleOrDefaultAsync<JobRow>();
+            Run = stage is null ? null : await results.ReadSingleOrDefaultAsync<StageRunRow>();
             Status = Job?.Status;
         }
-
-        public Task<StageRunRow?> StageRunAsync(string stage) =>
-            Connection.QuerySingleOrDefaultAsync<StageRunRow>(
-                "SELECT stage, agent_type, status, task_id, attempts, notes, error, queued_at, started_at, completed_at FROM stage_runs WHERE job_id = @JobId AND stage = @stage",
-                new { Job!.JobId, stage }, Transaction);
 
         public async Task SetStatusAsync(string status)
         {

@@ -54,6 +54,9 @@ public static class Pipeline
 
     public static readonly IReadOnlyDictionary<string, StageDefinition> ByName = Stages.ToDictionary(s => s.Name);
 
+    /// <summary>Each stage's position in <see cref="Stages"/>, for listing stages in pipeline order.</summary>
+    public static readonly IReadOnlyDictionary<string, int> Order = Stages.Select((s, i) => (s.Name, i)).ToDictionary(p => p.Name, p => p.i);
+
     public static readonly IReadOnlySet<string> ArtifactTypes = Stages.Select(s => s.Name).ToHashSet();
 
     public static readonly IReadOnlySet<string> AgentTypes = Stages.Select(s => s.AgentType).ToHashSet();

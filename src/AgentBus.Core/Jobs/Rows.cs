@@ -92,3 +92,6 @@ public enum TransitionOutcome { Done, NotFound, Conflict }
 
 /// <summary>The result of an operator action: Conflict carries the status that did not fit.</summary>
 public sealed record Transition(TransitionOutcome Outcome, string? Status = null);
+
+/// <summary>A job as GET /api/jobs/{id} shows it: the row, its stage runs and its routing.</summary>
+public sealed record JobDetail(JobRow Job, IReadOnlyList<StageRunRow> Stages, Gpu.JobRouting? Routing);

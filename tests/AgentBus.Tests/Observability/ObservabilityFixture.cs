@@ -130,6 +130,11 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         // rate() panels have something to show for every agent.
         var completed = await api.RunJobAsync("Observed: approved at once");
         await RunGpuJobAsync(api);
+        // The same for the gpu-agent's histograms: a whole GPU job can run between two scrapes,
+        // so a second one runs once Prometheus holds the first one's series.
+        await EventuallyAsync(() => Prometheus.QueryAsync("sum(agent_bus_gpu_task_duration_seconds_count)"), r => r.Count == 1,
+            TimeSpan.FromSeconds(30), "Prometheus seeing the GPU task histogram");
+        await RunGpuJobAsync(api);
 
         // Client mistakes: a 404 and a 400, so the status and endpoint labels have more than 2xx.
         using (var missing = await api.Http.GetAsync($"/api/jobs/{Guid.NewGuid()}"))

@@ -20,11 +20,9 @@ public sealed class JobEventBus(IConnectionMultiplexer redis)
 
     public async Task PublishAsync(IEnumerable<JobEvent> events)
     {
+        // Sent back to back on one connection, so they arrive in order: one wait, not one per event.
         var subscriber = redis.GetSubscriber();
-        foreach (var e in events)
-        {
-            await subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e));
-        }
+        await Task.WhenAll(events.Select(e => subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e))).ToArray());
     }
 
     /// <summary>Asks every worker to stop in-flight work of a job now (cancel, reject).</summary>

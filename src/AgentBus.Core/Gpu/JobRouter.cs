@@ -32,18 +32,20 @@ public sealed partial class JobRouter(Database db, GpuNodeRegistry nodes, ILogge
             : detected;
     }
 
-    /// <summary>Stores the routing decision of a new job, inside the transaction that creates it.</summary>
-    public async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string name, string requirements, bool? requiresGpu)
+    /// <summary>
+    /// Stores a new job's routing decision; part of the statement batch that creates the job, with
+    /// @jobId and the parameters of <see cref="RecordParameters"/>.
+    /// </summary>
+    public const string RecordSql =
+        "INSERT INTO job_routing (job_id, requires_gpu, confidence, reasons, queue) VALUES (@jobId, @routingRequiresGpu, @routingConfidence, @routingReasons::jsonb, @routingQueue)";
+
+    public static object RecordParameters(GpuDetection decision) => new
     {
-        var decision = Decide(name, requirements, requiresGpu);
-        await connection.ExecuteAsync(
-            """
-            INSERT INTO job_routing (job_id, requires_gpu, confidence, reasons, queue)
-            VALUES (@jobId, @RequiresGpu, @Confidence, @reasons::jsonb, @queue)
-            """,
-            new { jobId, decision.RequiresGpu, decision.Confidence, reasons = JsonSerializer.Serialize(decision.Reasons), queue = decision.RequiresGpu ? TaskQueue.Gpu : TaskQueue.Cpu },
-            transaction);
-    }
+        routingRequiresGpu = decision.RequiresGpu,
+        routingConfidence = decision.Confidence,
+        routingReasons = JsonSerializer.Serialize(decision.Reasons),
+        routingQueue = decision.RequiresGpu ? TaskQueue.Gpu : TaskQueue.Cpu,
+    };
 
     /// <summary>
     /// The queue for the next stage of a job whose row the caller has locked. A GPU job falls back

@@ -118,21 +118,23 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         var jobId = Guid.CreateVersion7();
         await ChangeAsync("job_create", jobId, create: async change =>
         {
-            await change.Connection.ExecuteAsync(
-                """
+            // One round trip; the new job row comes back, so it needs no locking read.
+            var parameters = new DynamicParameters(new
+            {
+                projectId, name, requirements, metadataJson, budgetUsd, jobId,
+                traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
+                stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
+                agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
+            });
+            parameters.AddDynamicParams(JobRouter.RecordParameters(JobRouter.Decide(name, requirements, requiresGpu)));
+            change.Adopt(await change.Connection.QuerySingleAsync<JobRow>(
+                $"""
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
-                INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent);
+                INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent) RETURNING {JobColumns};
                 INSERT INTO stage_runs (job_id, stage, agent_type, status)
                   SELECT @jobId, s.stage, s.agent_type, 'pending' FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
-                """,
-                new
-                {
-                    projectId, name, requirements, metadataJson, budgetUsd, jobId,
-                    traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
-                    stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
-                    agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
-                }, change.Transaction);
-            await router.RecordAsync(change.Connection, change.Transaction, jobId, name, requirements, requiresGpu);
+                {JobRouter.RecordSql};
+                """, parameters, change.Transaction));
         }, work: async change =>
         {
             await change.AddEventAsync(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
@@ -490,7 +492,10 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             {
                 await create(change);
             }
-            await change.LockAsync(jobId, stage, durable);
+            if (change.Job is null)
+            {
+                await change.LockAsync(jobId, stage, durable);
+            }
             var value = await work(change);
             committed = change;
             return value;
@@ -552,6 +557,9 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public (string Status, TimeSpan Duration)? Finished { get; private set; }
 
         public StageRunRow? Run { get; private set; }
+
+        /// <summary>A job this transaction created: nobody else can see it before the commit.</summary>
+        public void Adopt(JobRow job) => (Job, Status) = (job, job.Status);
 
         public async Task LockAsync(Guid jobId, string? stage, bool durable)
         {

@@ -33,9 +33,9 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
                 // The rows are already in Redis when this commits: losing the delete in a crash
                 // only sends them again (handlers are idempotent), so it need not wait for a WAL
                 // flush. That halves the flushes per POST /api/projects, the limit on a busy disk.
-                await connection.ExecuteAsync(new CommandDefinition("SET LOCAL synchronous_commit TO OFF", transaction: transaction, cancellationToken: ct));
                 var rows = (await connection.QueryAsync<(string Queue, string Payload)>(new CommandDefinition(
                     """
+                    SET LOCAL synchronous_commit TO OFF;
                     DELETE FROM task_outbox WHERE id IN
                       (SELECT id FROM task_outbox ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200)
                     RETURNING queue, payload::text

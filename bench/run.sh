@@ -93,7 +93,9 @@ wait_ready() {
 # Starts a built service; sets $started to its pid. Extra arguments: VAR=value settings.
 start_service() {
   local port=$1 project=$2 name=$3; shift 3
-  env "$@" ASPNETCORE_URLS=http://127.0.0.1:$port dotnet "$(dll "$project" "$name")" >"$work/$name.$port.log" 2>&1 &
+  # From its output folder, as a container runs it: the content root, hence appsettings.json
+  # (log levels), is the working directory.
+  (cd "$(dirname "$(dll "$project" "$name")")" && exec env "$@" ASPNETCORE_URLS=http://127.0.0.1:$port dotnet "$name.dll") >"$work/$name.$port.log" 2>&1 &
   started=$!
   pids+=($started)
   wait_ready "$port" || { tail -n 40 "$work/$name.$port.log" >&2; return 1; }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AgentBus.Agents;
 using AgentBus.Jobs;
 using AgentBus.Queue;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
@@ -21,6 +22,7 @@ public static class DispatchBench
     public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args)
     {
         var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "worker.appsettings.json"));
         builder.Configuration[$"{ConsumerOptions.Section}:Concurrency"] = args.Concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The service's log lines, all of them, go to stderr: stdout carries the result.
         builder.Configuration["Logging:Console:LogToStandardErrorThreshold"] = "Trace";

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using System.Net;
 using AgentBus.Tests.Infrastructure;
@@ -119,7 +120,33 @@ public sealed class FaultsFixture : AgentBusAppFixture
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await WaitStoppedAsync(resource);
         await App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
-        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        try
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        }
+        catch (OperationCanceledException e)
+        {
+            // Say why: the restarted process's own last lines (a CI log shows nothing else of it).
+            throw new TimeoutException($"{resource} not healthy 90 s after its restart; its last log lines:\n{string.Join("\n", await LastLogLinesAsync(resource, 60))}", e);
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> LastLogLinesAsync(string resource, int count)
+    {
+        var lines = new List<string>();
+        using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            await foreach (var batch in App.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(enough.Token))
+            {
+                lines.AddRange(batch.Select(l => l.Content));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The backlog has arrived; nothing more is coming.
+        }
+        return lines.TakeLast(count).ToList();
     }
 
     public Task WaitStoppedAsync(string resource) =>

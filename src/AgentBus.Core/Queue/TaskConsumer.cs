@@ -208,10 +208,8 @@ public sealed partial class TaskConsumer(
     /// <summary>Renews leases of running tasks, reclaims lapsed ones, promotes due retries, refreshes gauges.</summary>
     private async Task HousekeepingAsync(CancellationToken stoppingToken)
     {
-        // The first round runs at once: the gauges exist from start-up and a restarted worker
-        // reclaims lapsed tasks without waiting a period.
         using var timer = new PeriodicTimer(_queue.Lease / 3);
-        do
+        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion && t.Result, TaskScheduler.Default))
         {
             try
             {
@@ -240,7 +238,6 @@ public sealed partial class TaskConsumer(
                 LogInfrastructure(e.GetType().Name, e.Message);
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion && t.Result, TaskScheduler.Default));
     }
 
     private async Task ShutdownAsync()

@@ -124,10 +124,10 @@ public sealed class FaultsFixture : AgentBusAppFixture
         {
             await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
         }
-        catch (OperationCanceledException e)
+        catch (Exception e) when (e is OperationCanceledException or DistributedApplicationException)
         {
             // Say why: the restarted process's own last lines (a CI log shows nothing else of it).
-            throw new TimeoutException($"{resource} not healthy 90 s after its restart; its last log lines:\n{string.Join("\n", await LastLogLinesAsync(resource, 60))}", e);
+            throw new TimeoutException($"{resource} not healthy after its restart ({e.Message}); its last log lines:\n{string.Join("\n", await LastLogLinesAsync(resource, 60))}", e);
         }
     }
 

@@ -137,7 +137,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 """, parameters, change.Transaction));
         }, work: async change =>
         {
-            await change.AddEventAsync(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
+            change.AddEvent(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
             await change.QueueStageAsync(Pipeline.Prd);
             return true;
         }, ct);
@@ -152,7 +152,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>
         {
             await change.SetStatusAsync(JobStatus.Running);
-            await change.AddEventAsync(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
+            change.AddEvent(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
             foreach (var next in Pipeline.Ready(new HashSet<string> { Pipeline.Prd }))
             {
                 await change.QueueStageAsync(next.Name);
@@ -163,7 +163,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         OperatorActionAsync("job_request_changes", jobId, [JobStatus.WaitingForApproval], async change =>
         {
             await change.SetStatusAsync(JobStatus.Running);
-            await change.AddEventAsync(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
+            change.AddEvent(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
             await change.QueueStageAsync(Pipeline.Prd, notes);
         }, ct);
 
@@ -224,14 +224,14 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             if (change.Job.Status == JobStatus.Queued)
             {
                 await change.SetStatusAsync(JobStatus.Running);
-                await change.AddEventAsync(JobEventTypes.JobStarted, null, new { });
+                change.AddEvent(JobEventTypes.JobStarted, null, new { });
             }
             await change.Connection.ExecuteAsync(
                 """
                 UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage;
                 UPDATE jobs SET stage = @Stage WHERE job_id = @JobId;
                 """, new { task.JobId, task.Stage }, change.Transaction);
-            await change.AddEventAsync(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
+            change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
 
             var definition = Pipeline.ByName[task.Stage];
             await using var reads = await change.Connection.QueryMultipleAsync(
@@ -278,12 +278,12 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             {
                 return false;
             }
-            await change.AddEventAsync(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = definition.AgentType });
+            change.AddEvent(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = definition.AgentType });
 
             if (task.Stage == Pipeline.Prd)
             {
                 await change.SetStatusAsync(JobStatus.WaitingForApproval);
-                await change.AddEventAsync(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
+                change.AddEvent(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
                 return true;
             }
             if (task.Stage == Pipeline.Stages[^1].Name)
@@ -316,10 +316,10 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 new { task.JobId, task.Stage, error, final, status = final ? StageStatus.Failed : StageStatus.Queued }, change.Transaction);
             if (!final)
             {
-                await change.AddEventAsync(JobEventTypes.StageRetry, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
+                change.AddEvent(JobEventTypes.StageRetry, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
                 return true;
             }
-            await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
+            change.AddEvent(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
             await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
             return true;
         }, ct, stage: task.Stage);
@@ -339,7 +339,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await change.Connection.ExecuteAsync(
                 "UPDATE stage_runs SET status = 'failed', error = @error, completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
                 new { task.JobId, task.Stage, error = $"budget_exceeded: {message}" }, change.Transaction);
-            await change.AddEventAsync(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = BudgetExceeded, error = message });
+            change.AddEvent(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = BudgetExceeded, error = message });
             await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, BudgetExceeded, $"{task.Stage}: {message}");
             return true;
         }, ct, stage: task.Stage);
@@ -372,7 +372,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed';
                 UPDATE jobs SET status = 'running', error_code = NULL, error_message = NULL, completed_at = NULL WHERE job_id = @jobId;
                 """, new { jobId }, change.Transaction);
-            await change.AddEventAsync(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
+            change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
             var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
             foreach (var stage in next)
             {
@@ -497,6 +497,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 await change.LockAsync(jobId, stage, durable);
             }
             var value = await work(change);
+            await change.WriteEventsAsync();
             committed = change;
             return value;
         }, ct);
@@ -552,7 +553,13 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public NpgsqlTransaction Transaction { get; } = transaction;
         public JobRow? Job { get; private set; }
         public string? Status { get; private set; }
+
+        /// <summary>The events this change wrote, complete once <see cref="WriteEventsAsync"/> ran.</summary>
         public List<JobEvent> Events { get; } = [];
+
+        // jobs.event_seq as locked (0 for a job this change created), and the events not yet written.
+        private int _eventSeq;
+        private readonly List<(int Seq, string Type, string? Stage, string Json)> _pendingEvents = [];
         public int QueuedTasks { get; private set; }
         public (string Status, TimeSpan Duration)? Finished { get; private set; }
 
@@ -567,9 +574,11 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             await using var results = await Connection.QueryMultipleAsync(
                 (durable ? "" : "SET LOCAL synchronous_commit TO OFF;\n")
                 + $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE;\n"
+                + "SELECT event_seq FROM jobs WHERE job_id = @jobId;\n"
                 + (stage is null ? "" : $"SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId AND stage = @stage;"),
                 new { jobId, stage }, Transaction);
             Job = await results.ReadSingleOrDefaultAsync<JobRow>();
+            _eventSeq = await results.ReadSingleOrDefaultAsync<int>();
             Run = stage is null ? null : await results.ReadSingleOrDefaultAsync<StageRunRow>();
             Status = Job?.Status;
         }
@@ -591,7 +600,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 """, new { status, errorCode, message, Job!.JobId }, Transaction);
             Status = status;
             Finished = (status, DateTime.UtcNow - Job.CreatedAt);
-            await AddEventAsync(eventType, null, new { status, error_code = errorCode, message });
+            AddEvent(eventType, null, new { status, error_code = errorCode, message });
         }
 
         public async Task QueueStageAsync(string stage, string? notes = null)
@@ -608,20 +617,44 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage);
             enqueue?.SetTag("messaging.destination.name", queue);
             await Outbox.AddAsync(Connection, Transaction, queue, task);
-            await AddEventAsync(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId, queue });
+            AddEvent(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId, queue });
             QueuedTasks++;
         }
 
-        public async Task AddEventAsync(string type, string? stage, object data)
+        /// <summary>
+        /// Takes the job's next event number. The job's row is locked (or created) by this
+        /// transaction, so the numbers stay gap-free; the events are written together, in one round
+        /// trip, just before the commit.
+        /// </summary>
+        public void AddEvent(string type, string? stage, object data) =>
+            _pendingEvents.Add((++_eventSeq, type, stage, JsonSerializer.Serialize(data)));
+
+        public async Task WriteEventsAsync()
         {
-            var json = JsonSerializer.Serialize(data);
-            var (seq, createdAt) = await Connection.QuerySingleAsync<(int, DateTime)>(
+            if (_pendingEvents.Count == 0)
+            {
+                return;
+            }
+            // now() is the transaction's start: the created_at of every event below.
+            var createdAt = await Connection.ExecuteScalarAsync<DateTime>(
                 """
-                WITH next AS (UPDATE jobs SET event_seq = event_seq + 1, updated_at = now() WHERE job_id = @JobId RETURNING event_seq)
-                INSERT INTO job_events (job_id, seq, type, stage, data) SELECT @JobId, event_seq, @type, @stage, @json::jsonb FROM next
-                RETURNING seq, created_at
-                """, new { Job!.JobId, type, stage, json }, Transaction);
-            Events.Add(new JobEvent(Job.JobId, seq, type, stage, JsonSerializer.Deserialize<JsonElement>(json), new DateTimeOffset(createdAt, TimeSpan.Zero)));
+                WITH job AS (UPDATE jobs SET event_seq = @last, updated_at = now() WHERE job_id = @JobId),
+                events AS (
+                  INSERT INTO job_events (job_id, seq, type, stage, data)
+                  SELECT @JobId, e.seq, e.type, e.stage, e.data::jsonb FROM unnest(@seqs, @types, @stages, @data) AS e(seq, type, stage, data))
+                SELECT now()
+                """,
+                new
+                {
+                    Job!.JobId, last = _eventSeq,
+                    seqs = _pendingEvents.Select(e => e.Seq).ToArray(), types = _pendingEvents.Select(e => e.Type).ToArray(),
+                    stages = _pendingEvents.Select(e => e.Stage).ToArray(), data = _pendingEvents.Select(e => e.Json).ToArray(),
+                }, Transaction);
+            foreach (var e in _pendingEvents)
+            {
+                Events.Add(new JobEvent(Job.JobId, e.Seq, e.Type, e.Stage, JsonSerializer.Deserialize<JsonElement>(e.Json), new DateTimeOffset(createdAt, TimeSpan.Zero)));
+            }
+            _pendingEvents.Clear();
         }
     }
 }

@@ -3,8 +3,9 @@
 # Writes docs/performance.md and bench/results/latest.json.
 # Usage: bench/run.sh [--quick] [--profile]
 #   --quick: short runs, a smoke test; the report says provisional.
-#   --profile: also samples the api's thread stacks (dotnet-trace) during the GET and POST max
-#   runs and writes the methods most often on the stack to bench/results/profile-*.txt.
+#   --profile: also samples the api's CPU (perf, with the runtime's perf map for JIT-compiled
+#   methods) during the GET and POST max runs; writes CPU by thread and library, and the methods
+#   most often on the stack, to bench/results/profile-*.txt.
 # The report can be rendered again from the kept raw numbers (e.g. after editing bench/analysis.md):
 #   bench/report.py render bench/results/raw.jsonl bench/results/latest.json docs/performance.md bench/results/meta.json
 set -euo pipefail
@@ -20,14 +21,17 @@ for arg in "$@"; do
   esac
 done
 if $quick; then
-  runs=3 duration=3 tasks=500 jobs=10
+  runs=3 duration=3 tasks=500 jobs=10 warm=3
 else
   runs=${BENCH_RUNS:-3} duration=${BENCH_DURATION:-10} tasks=${BENCH_TASKS:-3000} jobs=${BENCH_JOBS:-30}
+  # Seconds of GET and of POST load before an api is measured: on 2 cores the JIT needs 30-40 s of
+  # load to tier the hot paths up (POST rises from ~450 to ~800/s meanwhile).
+  warm=${BENCH_WARMUP:-30}
 fi
 concurrency=${BENCH_CONCURRENCY:-16}
 rate=${BENCH_RATE:-5000}
-conns=64
-wrk_args="-t2 -c$conns --latency"
+conns=64 threads=2
+wrk_args="-t$threads -c$conns --latency"
 key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"  # the api requires 16+ characters
 pg_port=18132 redis_port=18133 api_port=18100 worker_port=18101 gpu_port=18102 ceiling_port=18190 sink_port=18191
 
@@ -44,6 +48,13 @@ for p in src/AgentBus.Api src/AgentBus.Worker src/AgentBus.GpuAgent bench/AgentB
 done
 dll() { echo "$root/$1/bin/Release/net10.0/$2.dll"; }
 bench=(dotnet "$(dll bench/AgentBus.Bench AgentBus.Bench)")
+perf_env=(DOTNET_PerfMapEnabled=0)
+if $profile; then
+  command -v perf >/dev/null || { echo "--profile needs perf: apt-get install linux-perf" >&2; exit 2; }
+  # The runtime writes /tmp/perf-<pid>.map so perf can name JIT-compiled methods; with W^X on, the
+  # code runs from a double mapping perf cannot attribute.
+  perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+fi
 
 work=$(mktemp -d -t agentbus-bench.XXXXXX)
 raw=$work/raw.jsonl
@@ -114,26 +125,30 @@ sample_rss() {
 load() {
   local name=$1 url=$2 pace=$3 body=$4 i files=() tracer=
   if $profile && [[ -n ${trace_pid:-} ]]; then
-    export PATH=$PATH:$HOME/.dotnet/tools
-    command -v dotnet-trace >/dev/null || dotnet tool install -g dotnet-trace >/dev/null
-    dotnet-trace collect -p "$trace_pid" --profile dotnet-common,dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "$duration")" \
-      -o "$work/$name.nettrace" >/dev/null 2>&1 &
+    perf record -F 499 -g -p "$trace_pid" -o "$work/$name.perf" -- sleep "$duration" >/dev/null 2>&1 &
     tracer=$!
   fi
   for i in $(seq "$runs"); do
-    BENCH_KEY=$key BENCH_BODY=$body BENCH_RATE=$pace BENCH_CONNS=$conns \
+    BENCH_KEY=$key BENCH_BODY=$body BENCH_RATE=$pace BENCH_THREADS=$threads \
       wrk $wrk_args -d"${duration}s" -s bench/wrk/request.lua "$url" >"$work/$name.$i.txt"
     files+=("$work/$name.$i.txt")
   done
   bench/report.py wrk "$name" "${files[@]}" >>"$raw"
   if [[ -n $tracer ]]; then
     wait "$tracer" || true
-    { echo "# $name: top methods by inclusive, then exclusive CPU samples"; dotnet-trace report "$work/$name.nettrace" topN -n 40 --inclusive
-      dotnet-trace report "$work/$name.nettrace" topN -n 30; } >"bench/results/profile-$name.txt" 2>&1 || true
+    { echo "# $name, first run: api CPU samples by thread and library, then methods by inclusive samples"
+      perf report -i "$work/$name.perf" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep '%' | head -n 25
+      perf report -i "$work/$name.perf" --children --sort symbol --stdio -g none 2>/dev/null | grep '%' | grep -v '\] 0x' \
+        | sed -E 's/ +- +- *$//' | cut -c1-220 | head -n 80; } >"bench/results/profile-$name.txt" || true
   fi
   echo "  $name: $(tail -n 1 "$raw" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("%.0f req/s, p99 %s ms" % (m["median"], m["details"]["p99_ms"]))')"
 }
 body='{"name":"bench","requirements":"A small internal tool that lists invoices and exports them as CSV."}'
+# Load before measuring (not recorded): GET $1, then POST to $2, $warm seconds each.
+warm_up() {
+  BENCH_KEY=$key wrk -t$threads -c$conns -d"${warm}s" -s bench/wrk/request.lua "$1" >/dev/null
+  BENCH_KEY=$key BENCH_BODY=$body wrk -t$threads -c$conns -d"${warm}s" -s bench/wrk/request.lua "$2" >/dev/null
+}
 
 # ------------------------------------------------------------------ dispatch and its peers
 SECONDS=0
@@ -153,7 +168,7 @@ for line in open(sys.argv[1]):
 # ------------------------------------------------------------------ API, telemetry on, and the ceiling
 declare -A rss_idle rss_load
 echo "[${SECONDS}s] API (telemetry on)"
-start_service $api_port src/AgentBus.Api AgentBus.Api
+start_service $api_port src/AgentBus.Api AgentBus.Api "${perf_env[@]}"
 api=$started
 # The two variants must differ in fact: /metrics exists only with telemetry on.
 metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/metrics"; }
@@ -162,6 +177,8 @@ sleep 5
 rss_idle[api]=$(rss $api)
 job=$(curl -fs -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api_port/api/projects" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+echo "  warming up (${warm} s GET, ${warm} s POST)"
+warm_up "http://127.0.0.1:$api_port/api/jobs/$job" "http://127.0.0.1:$api_port/api/projects"
 peak=0
 sample_rss $api load api_get_job_paced "http://127.0.0.1:$api_port/api/jobs/$job" $rate ''
 trace_pid=$api
@@ -176,6 +193,7 @@ echo "[${SECONDS}s] Empty minimal API (ceiling)"
 ceiling=$!
 pids+=($ceiling)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$ceiling_port/api/jobs/$job" && break; sleep 0.1; done
+warm_up "http://127.0.0.1:$ceiling_port/api/jobs/$job" "http://127.0.0.1:$ceiling_port/api/projects"
 load ceiling_get_paced "http://127.0.0.1:$ceiling_port/api/jobs/$job" $rate ''
 load ceiling_get_max "http://127.0.0.1:$ceiling_port/api/jobs/$job" 0 ''
 load ceiling_post_max "http://127.0.0.1:$ceiling_port/api/projects" 0 "$body"
@@ -185,6 +203,7 @@ echo "[${SECONDS}s] API (telemetry off)"
 start_service $api_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
 api=$started
 [[ $(metrics_status) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
+warm_up "http://127.0.0.1:$api_port/api/jobs/$job" "http://127.0.0.1:$api_port/api/projects"
 load api_get_job_max_telemetry_off "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
 load api_post_project_max_telemetry_off "http://127.0.0.1:$api_port/api/projects" 0 "$body"
 stop $api
@@ -243,7 +262,7 @@ json.dump({
   "memory": sh("free -h | awk '/Mem:/ {print \$2}'"), "os": sh(". /etc/os-release && echo \$PRETTY_NAME") + ", " + platform.release(),
   "dotnet": sh("dotnet --version"), "postgres": sh("$pg_bin/postgres --version"), "redis": sh("redis-server --version | cut -d' ' -f3"),
   "wrk": sh("wrk -v 2>&1 | head -n1"),
-  "runs": $runs, "rate": $rate, "wrk_args": "$wrk_args", "wrk_duration": $duration,
+  "runs": $runs, "rate": $rate, "wrk_args": "$wrk_args", "wrk_duration": $duration, "warmup_s": $warm,
   "rss_idle_mb": {"api": ${rss_idle[api]}, "worker": ${rss_idle[worker]}, "gpu-agent": ${rss_idle[gpu-agent]}},
   "rss_load_mb": {"api": ${rss_load[api]}, "worker": ${rss_load[worker]}, "gpu-agent": ${rss_load[gpu-agent]}},
   "apphost_start_to_ready_s": (int("${apphost_s:-0}") / 1000) or None, "apphost_note": "$apphost_note" or None,

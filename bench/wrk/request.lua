@@ -1,8 +1,10 @@
 -- wrk script for bench/run.sh. Environment: BENCH_KEY (X-Api-Key), BENCH_BODY (POST this JSON
--- when set), BENCH_RATE and BENCH_CONNS (pace to about BENCH_RATE requests/s in all).
--- Plain wrk has no constant-rate mode: each connection waits conns/rate seconds after every
--- response (random rounding keeps the mean exact), so the offered rate is at most BENCH_RATE and
--- the latency wrk reports is the service time of each request.
+-- when set), BENCH_RATE (offer this many requests/s in all; 0: as fast as the connections go) and
+-- BENCH_THREADS (wrk's -t, to split the rate between its threads).
+-- Plain wrk has no constant-rate mode, so each thread keeps a schedule: request n is due at
+-- start + n/rate, and a connection that finishes early waits until the next due time (read from
+-- CLOCK_MONOTONIC through LuaJIT's FFI). The offered rate is kept while latency stays under
+-- connections/rate; the latency wrk reports is each request's time from send to response.
 wrk.headers["X-Api-Key"] = os.getenv("BENCH_KEY") or "bench"
 local body = os.getenv("BENCH_BODY")
 if body and body ~= "" then
@@ -12,10 +14,23 @@ if body and body ~= "" then
 end
 
 local rate = tonumber(os.getenv("BENCH_RATE") or "0")
-local conns = tonumber(os.getenv("BENCH_CONNS") or "1")
 if rate > 0 then
-  local gap = conns * 1000 / rate
+  local ffi = require("ffi")
+  ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clock, bench_timespec *now);
+  ]]
+  local now = ffi.new("bench_timespec")
+  local function ms()
+    ffi.C.clock_gettime(1, now) -- CLOCK_MONOTONIC
+    return tonumber(now.tv_sec) * 1000 + tonumber(now.tv_nsec) / 1e6
+  end
+  local gap = tonumber(os.getenv("BENCH_THREADS") or "1") * 1000 / rate -- ms between this thread's requests
+  local due
   function delay()
-    return math.floor(gap + math.random())
+    local t = ms()
+    due = due and due + gap or t
+    -- wrk's timers count whole milliseconds; the schedule itself keeps the fractions.
+    return due > t and math.floor(due - t + 0.5) or 0
   end
 end

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Aspire.Hosting.Testing;
 using Npgsql;
@@ -16,6 +17,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     private DistributedApplication? _app;
+    private readonly ConcurrentQueue<ResourceLogLine> _logs = new();
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -24,6 +26,16 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
 
     /// <summary>The api accepts HS256 JWTs signed with this key, issued by TestJwt.Issuer for TestJwt.Audience.</summary>
     public string JwtSigningKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>
+    /// Every line the resources chosen by <see cref="CollectsLogsOf"/> printed, in order per resource:
+    /// what the orchestrator wrote about the resource (waiting for dependencies, "[sys] Starting
+    /// process...") and then what the process printed, each line prefixed with DCP's timestamp.
+    /// </summary>
+    public IReadOnlyCollection<ResourceLogLine> Logs => _logs;
+
+    /// <summary>Which resources' lines <see cref="Logs"/> keeps; none unless a fixture asks.</summary>
+    protected virtual bool CollectsLogsOf(string resource) => false;
 
     /// <summary>Command-line arguments of the AppHost (its configuration).</summary>
     protected virtual string[] Args => [];
@@ -75,9 +87,29 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
 
         _app = await builder.BuildAsync(cts.Token);
         await _app.StartAsync(cts.Token);
+        CollectLogs(_app);
         foreach (var resource in new[] { "postgres", "redis" }.Concat(Services).Concat(ExtraResources))
         {
             await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
+        }
+    }
+
+    private void CollectLogs(DistributedApplication app)
+    {
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var resource in app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Where(r => CollectsLogsOf(r.Name)))
+        {
+            // WatchAsync replays what was printed before it started, so startup lines are kept too.
+            _ = Task.Run(async () =>
+            {
+                await foreach (var batch in logs.WatchAsync(resource))
+                {
+                    foreach (var line in batch)
+                    {
+                        _logs.Enqueue(new ResourceLogLine(resource.Name, line.Content, line.IsErrorMessage));
+                    }
+                }
+            });
         }
     }
 
@@ -208,3 +240,6 @@ public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
 {
     public const string Name = "AppHost";
 }
+
+/// <summary>One line a resource printed (stderr when <paramref name="IsError"/>).</summary>
+public sealed record ResourceLogLine(string Resource, string Content, bool IsError);

@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentBus.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace AgentBus.Tests.Llm;
@@ -18,7 +16,7 @@ public sealed class OpenAiAppFixture : AgentBusAppFixture
     public const string UnpricedModel = "local-llama-3";
 
     public FakeModelServer Server { get; private set; } = null!;
-    public ConcurrentQueue<string> Logs { get; } = new();
+    protected override bool CollectsLogsOf(string resource) => Services.Contains(resource);
 
     protected override string[] Args =>
     [
@@ -34,21 +32,6 @@ public sealed class OpenAiAppFixture : AgentBusAppFixture
     {
         Server = await FakeModelServer.StartAsync();
         await base.InitializeAsync();
-        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-        var model = App.Services.GetRequiredService<DistributedApplicationModel>();
-        foreach (var resource in model.Resources.Where(r => Services.Contains(r.Name)))
-        {
-            _ = Task.Run(async () =>
-            {
-                await foreach (var batch in logs.WatchAsync(resource))
-                {
-                    foreach (var line in batch)
-                    {
-                        Logs.Enqueue($"{resource.Name}: {line.Content}");
-                    }
-                }
-            });
-        }
     }
 
     public override async ValueTask DisposeAsync()
@@ -125,12 +108,12 @@ public sealed class OpenAiProviderTests(OpenAiAppFixture fixture) : IClassFixtur
         await Task.Delay(TimeSpan.FromSeconds(2)); // let the last log lines arrive
 
         Assert.NotEmpty(fixture.Logs);
-        Assert.DoesNotContain(fixture.Logs, line => line.Contains(OpenAiAppFixture.ApiKey, StringComparison.Ordinal));
+        Assert.DoesNotContain(fixture.Logs, line => line.Content.Contains(OpenAiAppFixture.ApiKey, StringComparison.Ordinal));
         foreach (var service in AgentBusAppFixture.Services)
         {
             using var client = fixture.CreateClient(service);
             Assert.DoesNotContain(OpenAiAppFixture.ApiKey, await client.GetStringAsync("/metrics"));
         }
-        Assert.Contains(fixture.Logs, line => line.StartsWith("worker: ", StringComparison.Ordinal) && line.Contains("\"event\":\"stage_completed\"", StringComparison.Ordinal));
+        Assert.Contains(fixture.Logs, line => line.Resource == "worker" && line.Content.Contains("\"event\":\"stage_completed\"", StringComparison.Ordinal));
     }
 }

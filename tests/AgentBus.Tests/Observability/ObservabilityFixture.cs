@@ -1,10 +1,8 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using AgentBus.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace AgentBus.Tests.Observability;
@@ -32,12 +30,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     public PrometheusServer Prometheus { get; private set; } = null!;
     public Workload Workload { get; private set; } = null!;
 
-    /// <summary>
-    /// Every line of each service's resource log, in order per service: what the orchestrator
-    /// wrote about the resource (waiting for dependencies, "[sys] Starting process...") and then
-    /// what the process printed, each line prefixed with DCP's timestamp.
-    /// </summary>
-    public ConcurrentQueue<(string Service, string Content, bool IsError)> Logs { get; } = new();
+    protected override bool CollectsLogsOf(string resource) => Services.Contains(resource);
 
     /// <summary>
     /// What the services' processes themselves printed on stdout and stderr: the lines after
@@ -49,7 +42,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         foreach (var service in Services)
         {
             var started = false;
-            foreach (var (_, content, isError) in Logs.Where(l => l.Service == service))
+            foreach (var (_, content, isError) in Logs.Where(l => l.Resource == service))
             {
                 var line = DcpTimestamp().Replace(content, "", 1);
                 if (line.StartsWith("[sys] ", StringComparison.Ordinal))
@@ -86,7 +79,6 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     {
         Otlp = await OtlpReceiver.StartAsync();
         await base.InitializeAsync();
-        WatchLogs();
 
         using var cts = new CancellationTokenSource(StartTimeout);
         var targets = Services.ToDictionary(s => s, s => App.GetEndpoint(s, "http"));
@@ -206,25 +198,6 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         var job = await api.WaitForStatusAsync(jobId, "failed");
         Assert.Equal("budget_exceeded", (string?)job["error"]!["code"]);
         return jobId;
-    }
-
-    private void WatchLogs()
-    {
-        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-        var model = App.Services.GetRequiredService<DistributedApplicationModel>();
-        foreach (var resource in model.Resources.Where(r => Services.Contains(r.Name)))
-        {
-            _ = Task.Run(async () =>
-            {
-                await foreach (var batch in logs.WatchAsync(resource))
-                {
-                    foreach (var line in batch)
-                    {
-                        Logs.Enqueue((resource.Name, line.Content, line.IsErrorMessage));
-                    }
-                }
-            });
-        }
     }
 
     [GeneratedRegex(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")]

@@ -81,7 +81,7 @@ public sealed class SecretsTests(SecurityFixture fixture)
         emitted.AddRange((await JobEventsAsync()).Select(e => ("job event", e)));
         // Let the batched OTLP log exports of the last lines go out (200 ms schedule).
         await Task.Delay(TimeSpan.FromSeconds(1));
-        emitted.AddRange(fixture.Logs.ToArray().Select(l => ($"{l.Resource} log", l.Line)));
+        emitted.AddRange(fixture.Logs.ToArray().Select(l => ($"{l.Resource} log", l.Content)));
         emitted.AddRange(fixture.Otlp.Raw.ToArray().Select(r => ($"OTLP {r.Path}", Encoding.UTF8.GetString(r.Body))));
 
         // The search covered real output: lines of every service, exported logs, the failed job's events.

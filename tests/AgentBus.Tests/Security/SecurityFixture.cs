@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using AgentBus.Tests.Infrastructure;
 using AgentBus.Tests.Observability;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentBus.Tests.Security;
 
@@ -18,8 +16,8 @@ public sealed class SecurityFixture : AgentBusAppFixture
     public FakeModelServer Models { get; private set; } = null!;
     public OtlpReceiver Otlp { get; private set; } = null!;
 
-    /// <summary>Every line every resource (postgres and redis included) printed, with its resource's name.</summary>
-    public ConcurrentQueue<(string Resource, string Line)> Logs { get; } = new();
+    /// <summary>Logs keeps every line every resource (postgres and redis included) printed.</summary>
+    protected override bool CollectsLogsOf(string resource) => true;
 
     protected override string[] Args =>
     [
@@ -43,21 +41,6 @@ public sealed class SecurityFixture : AgentBusAppFixture
         Models = await FakeModelServer.StartAsync();
         Otlp = await OtlpReceiver.StartAsync();
         await base.InitializeAsync();
-        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var resource in App.Services.GetRequiredService<DistributedApplicationModel>().Resources)
-        {
-            // WatchAsync replays what was printed before it started, so startup lines are kept too.
-            _ = Task.Run(async () =>
-            {
-                await foreach (var batch in logs.WatchAsync(resource))
-                {
-                    foreach (var line in batch)
-                    {
-                        Logs.Enqueue((resource.Name, line.Content));
-                    }
-                }
-            });
-        }
     }
 
     public override async ValueTask DisposeAsync()

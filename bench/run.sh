@@ -48,7 +48,7 @@ for p in src/AgentBus.Api src/AgentBus.Worker src/AgentBus.GpuAgent bench/AgentB
 done
 dll() { echo "$root/$1/bin/Release/net10.0/$2.dll"; }
 bench=(dotnet "$(dll bench/AgentBus.Bench AgentBus.Bench)")
-perf_env=(DOTNET_PerfMapEnabled=0)
+perf_env=()
 if $profile; then
   command -v perf >/dev/null || { echo "--profile needs perf: apt-get install linux-perf" >&2; exit 2; }
   # The runtime writes /tmp/perf-<pid>.map so perf can name JIT-compiled methods; with W^X on, the

@@ -23,8 +23,10 @@ public sealed record BenchArgs(string Command, IReadOnlyDictionary<string, strin
     public int Concurrency => Int("concurrency", 16);
     public int Runs => Int("runs", 3);
 
-    /// <summary>Runs done first and not counted: on 2 cores the JIT takes tens of seconds to tier
-    /// the hot paths up, and every system here is measured warm.</summary>
+    /// <summary>
+    /// Runs done first and not counted (printed apart, see BenchResults): on 2 cores the JIT takes
+    /// tens of seconds to tier the hot paths up, and every system here is measured warm.
+    /// </summary>
     public int Warmup => Int("warmup", 1);
 
     public static string Require(string variable) =>

@@ -28,7 +28,7 @@ public static class HangfireBench
         var enqueue = new List<double>();
         var dispatch = new List<double>();
 
-        for (var run = -args.Warmup; run < args.Runs; run++)
+        for (var run = 0; run < args.Warmup + args.Runs; run++)
         {
             var before = monitoring.SucceededListCount();
             var clock = Stopwatch.StartNew();
@@ -40,17 +40,13 @@ public static class HangfireBench
                     client.Enqueue(() => NoOpJob.Run());
                 }
             })));
-            var enqueueRate = args.Tasks / clock.Elapsed.TotalSeconds;
+            enqueue.Add(args.Tasks / clock.Elapsed.TotalSeconds);
 
             clock.Restart();
-            using (new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = args.Concurrency, ServerName = $"bench-{run + args.Warmup}" }, storage))
+            using (new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = args.Concurrency, ServerName = $"bench-{run}" }, storage))
             {
                 await BenchResults.WaitUntilAsync(() => Task.FromResult(monitoring.SucceededListCount() - before >= args.Tasks), TimeSpan.FromMinutes(5), "hangfire jobs");
-                if (run >= 0)
-                {
-                    dispatch.Add(args.Tasks / clock.Elapsed.TotalSeconds);
-                    enqueue.Add(enqueueRate);
-                }
+                dispatch.Add(args.Tasks / clock.Elapsed.TotalSeconds);
             }
         }
         var details = new Dictionary<string, object> { ["tasks"] = args.Tasks, ["workers"] = args.Concurrency, ["storage"] = "Hangfire.PostgreSql" };

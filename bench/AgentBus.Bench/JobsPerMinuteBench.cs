@@ -16,14 +16,11 @@ public static class JobsPerMinuteBench
         http.DefaultRequestHeaders.Add("X-Api-Key", args.Text("key", "bench"));
         var count = args.Int("jobs", 20);
         var rates = new List<double>();
-        for (var run = -args.Warmup; run < args.Runs; run++)
+        for (var run = 0; run < args.Warmup + args.Runs; run++)
         {
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, count).Select(i => OneJobAsync(http, i)));
-            if (run >= 0)
-            {
-                rates.Add(count / clock.Elapsed.TotalMinutes);
-            }
+            rates.Add(count / clock.Elapsed.TotalMinutes);
         }
         return [new("agentbus_jobs_per_minute", "jobs/min", rates, new Dictionary<string, object> { ["jobs_per_run"] = count, ["stages_per_job"] = 11 })];
     }

@@ -7,23 +7,23 @@ var options = BenchArgs.Parse(args);
 switch (options.Command)
 {
     case "dispatch":
-        await BenchResults.PrintAsync(await DispatchBench.RunAsync(options));
+        await BenchResults.PrintAsync(await DispatchBench.RunAsync(options), options.Warmup);
         break;
     case "redis":
-        await BenchResults.PrintAsync(await RedisLoopBench.RunAsync(options));
+        await BenchResults.PrintAsync(await RedisLoopBench.RunAsync(options), options.Warmup);
         break;
     case "hangfire":
-        await BenchResults.PrintAsync(await HangfireBench.RunAsync(options));
+        await BenchResults.PrintAsync(await HangfireBench.RunAsync(options), options.Warmup);
         break;
     case "jobs":
-        await BenchResults.PrintAsync(await JobsPerMinuteBench.RunAsync(options));
+        await BenchResults.PrintAsync(await JobsPerMinuteBench.RunAsync(options), options.Warmup);
         break;
     case "ceiling":
     case "otlp-sink":
         await CeilingServer.RunAsync(options);
         break;
     default:
-        Console.Error.WriteLine("usage: AgentBus.Bench dispatch|redis|hangfire|jobs|ceiling|otlp-sink [--tasks N] [--concurrency C] [--runs R] [--port P] [--api URL] [--key K] [--jobs M]");
+        Console.Error.WriteLine("usage: AgentBus.Bench dispatch|redis|hangfire|jobs|ceiling|otlp-sink [--tasks N] [--concurrency C] [--runs R] [--warmup W] [--port P] [--api URL] [--key K] [--jobs M]");
         return 2;
 }
 return 0;

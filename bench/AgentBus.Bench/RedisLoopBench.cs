@@ -22,7 +22,7 @@ public static class RedisLoopBench
         };
         var add = new List<double>();
         var loop = new List<double>();
-        for (var run = -args.Warmup; run < args.Runs; run++)
+        for (var run = 0; run < args.Warmup + args.Runs; run++)
         {
             RedisKey key = $"bench:raw:{Guid.NewGuid():N}";
             await db.StreamCreateConsumerGroupAsync(key, Group, "0-0", createStream: true);
@@ -36,7 +36,7 @@ public static class RedisLoopBench
                     await db.StreamAddAsync(key, fields);
                 }
             }));
-            var addRate = args.Tasks / clock.Elapsed.TotalSeconds;
+            add.Add(args.Tasks / clock.Elapsed.TotalSeconds);
 
             clock.Restart();
             var acked = 0;
@@ -54,11 +54,7 @@ public static class RedisLoopBench
                     Interlocked.Increment(ref acked);
                 }
             }));
-            if (run >= 0)
-            {
-                loop.Add(args.Tasks / clock.Elapsed.TotalSeconds);
-                add.Add(addRate);
-            }
+            loop.Add(args.Tasks / clock.Elapsed.TotalSeconds);
             await db.KeyDeleteAsync(key);
         }
         var details = new Dictionary<string, object> { ["tasks"] = args.Tasks, ["concurrency"] = args.Concurrency };

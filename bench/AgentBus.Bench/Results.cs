@@ -21,9 +21,14 @@ public static class BenchResults
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static async Task PrintAsync(IEnumerable<Measurement> measurements)
+    /// <summary>Prints each measurement with its first <paramref name="warmup"/> runs set apart: they count in no median.</summary>
+    public static async Task PrintAsync(IEnumerable<Measurement> measurements, int warmup)
     {
-        var list = measurements.Select(m => new { m.Name, m.Unit, m.Median, m.Runs, m.Details }).ToList();
+        var list = measurements.Select(m =>
+        {
+            var counted = m with { Runs = m.Runs.Skip(warmup).ToList() };
+            return new { m.Name, m.Unit, counted.Median, counted.Runs, WarmupRuns = m.Runs.Take(warmup).ToList(), m.Details };
+        }).ToList();
         await Console.Out.WriteLineAsync(JsonSerializer.Serialize(list, Json));
     }
 

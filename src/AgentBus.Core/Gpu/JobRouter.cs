@@ -48,15 +48,14 @@ public sealed partial class JobRouter(Database db, GpuNodeRegistry nodes, ILogge
     };
 
     /// <summary>
-    /// The queue for the next stage of a job whose row the caller has locked. A GPU job falls back
+    /// The queue for the next stage of a job whose row the caller has locked, given the job's stored
+    /// requires_gpu (read with the lock). A GPU job falls back
     /// to cpu when no GPU node has a live heartbeat. When Redis cannot say, the stage goes to gpu:
     /// it waits in the outbox until Redis answers, and the fallback sweep moves it if no node comes.
     /// </summary>
-    public async Task<string> QueueForAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string stage)
+    public async Task<string> QueueForAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, string stage, bool requiresGpu)
     {
-        var requiresGpu = await connection.ExecuteScalarAsync<bool?>(
-            "SELECT requires_gpu FROM job_routing WHERE job_id = @jobId", new { jobId }, transaction);
-        if (requiresGpu != true)
+        if (!requiresGpu)
         {
             return TaskQueue.Cpu;
         }

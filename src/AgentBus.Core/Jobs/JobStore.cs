@@ -126,15 +126,17 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                 agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
             });
-            parameters.AddDynamicParams(JobRouter.RecordParameters(JobRouter.Decide(name, requirements, requiresGpu)));
+            var routing = JobRouter.Decide(name, requirements, requiresGpu);
+            parameters.AddDynamicParams(JobRouter.RecordParameters(routing));
             change.Adopt(await change.Connection.QuerySingleAsync<JobRow>(
                 $"""
+                {JobChange.GenericPlans}
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
                 INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent) RETURNING {JobColumns};
                 INSERT INTO stage_runs (job_id, stage, agent_type, status)
                   SELECT @jobId, s.stage, s.agent_type, 'pending' FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
                 {JobRouter.RecordSql};
-                """, parameters, change.Transaction));
+                """, parameters, change.Transaction), routing.RequiresGpu);
         }, work: async change =>
         {
             change.AddEvent(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
@@ -151,7 +153,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<Transition> ApproveAsync(Guid jobId, string? notes, CancellationToken ct) =>
         OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>
         {
-            await change.SetStatusAsync(JobStatus.Running);
+            change.SetStatus(JobStatus.Running);
             change.AddEvent(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
             foreach (var next in Pipeline.Ready(new HashSet<string> { Pipeline.Prd }))
             {
@@ -162,7 +164,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public Task<Transition> RequestChangesAsync(Guid jobId, string notes, CancellationToken ct) =>
         OperatorActionAsync("job_request_changes", jobId, [JobStatus.WaitingForApproval], async change =>
         {
-            await change.SetStatusAsync(JobStatus.Running);
+            change.SetStatus(JobStatus.Running);
             change.AddEvent(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
             await change.QueueStageAsync(Pipeline.Prd, notes);
         }, ct);
@@ -223,23 +225,21 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             }
             if (change.Job.Status == JobStatus.Queued)
             {
-                await change.SetStatusAsync(JobStatus.Running);
+                change.SetStatus(JobStatus.Running);
                 change.AddEvent(JobEventTypes.JobStarted, null, new { });
             }
-            await change.Connection.ExecuteAsync(
-                """
-                UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage;
-                UPDATE jobs SET stage = @Stage WHERE job_id = @JobId;
-                """, new { task.JobId, task.Stage }, change.Transaction);
+            change.SetStage(task.Stage);
             change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
 
+            // The stage run's start and the stage's inputs: one round trip.
             var definition = Pipeline.ByName[task.Stage];
             await using var reads = await change.Connection.QueryMultipleAsync(
                 """
+                UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage;
                 SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @ProjectId;
                 SELECT DISTINCT ON (type) type, version, content, content_type, created_at FROM artifacts
                 WHERE job_id = @JobId AND type = ANY(@types) ORDER BY type, version DESC;
-                """, new { change.Job.ProjectId, task.JobId, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction);
+                """, new { change.Job.ProjectId, task.JobId, task.Stage, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction);
             var project = await reads.ReadSingleAsync<ProjectRow>();
             var inputs = (await reads.ReadAsync<ArtifactRow>()).ToDictionary(a => a.Type);
             inputs.Remove(definition.Name, out var previous);
@@ -260,20 +260,21 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 return false;
             }
             var definition = Pipeline.ByName[task.Stage];
-            // The stage completes only when this task's artifact was new (a redelivery inserts nothing).
-            var version = await change.Connection.ExecuteScalarAsync<int?>(
-                """
-                WITH artifact AS (
-                  INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
-                  SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
-                  FROM artifacts WHERE job_id = @JobId AND type = @Stage
-                  ON CONFLICT (task_id) DO NOTHING
-                  RETURNING version),
-                stage AS (
-                  UPDATE stage_runs SET status = 'completed', completed_at = now()
-                  WHERE job_id = @JobId AND stage = @Stage AND EXISTS (SELECT FROM artifact))
-                SELECT version FROM artifact
-                """, new { task.JobId, task.Stage, task.TaskId, content, definition.ContentType }, change.Transaction);
+            // A stage between the PRD and delivery moves the job on to the stages it unblocks: the
+            // stage runs are read in the same round trip, after the stage's completion.
+            var movesOn = task.Stage != Pipeline.Prd && task.Stage != Pipeline.Stages[^1].Name;
+            int? version;
+            List<(string Stage, string Status)> stages = [];
+            await using (var results = await change.Connection.QueryMultipleAsync(
+                movesOn ? CompleteStageAndReadProgressSql : CompleteStageSql,
+                new { task.JobId, task.Stage, task.TaskId, content, definition.ContentType }, change.Transaction))
+            {
+                version = await results.ReadSingleOrDefaultAsync<int?>();
+                if (movesOn)
+                {
+                    stages = (await results.ReadAsync<(string Stage, string Status)>()).AsList();
+                }
+            }
             if (version is null)
             {
                 return false;
@@ -282,17 +283,15 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
             if (task.Stage == Pipeline.Prd)
             {
-                await change.SetStatusAsync(JobStatus.WaitingForApproval);
+                change.SetStatus(JobStatus.WaitingForApproval);
                 change.AddEvent(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
                 return true;
             }
-            if (task.Stage == Pipeline.Stages[^1].Name)
+            if (!movesOn)
             {
                 await change.FinishAsync(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
                 return true;
             }
-            var stages = (await change.Connection.QueryAsync<(string Stage, string Status)>(
-                "SELECT stage, status FROM stage_runs WHERE job_id = @JobId AND status IN ('completed', 'pending')", new { task.JobId }, change.Transaction)).AsList();
             var completed = stages.Where(s => s.Status == StageStatus.Completed).Select(s => s.Stage).ToHashSet();
             var pending = stages.Where(s => s.Status == StageStatus.Pending).Select(s => s.Stage).ToHashSet();
             foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
@@ -301,6 +300,24 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             }
             return true;
         }, ct, stage: task.Stage);
+
+    // The stage completes only when this task's artifact was new (a redelivery inserts nothing).
+    private const string CompleteStageSql =
+        """
+        WITH artifact AS (
+          INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
+          SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
+          FROM artifacts WHERE job_id = @JobId AND type = @Stage
+          ON CONFLICT (task_id) DO NOTHING
+          RETURNING version),
+        stage AS (
+          UPDATE stage_runs SET status = 'completed', completed_at = now()
+          WHERE job_id = @JobId AND stage = @Stage AND EXISTS (SELECT FROM artifact))
+        SELECT version FROM artifact
+        """;
+
+    private const string CompleteStageAndReadProgressSql =
+        CompleteStageSql + ";\nSELECT stage, status FROM stage_runs WHERE job_id = @JobId AND status IN ('completed', 'pending')";
 
     /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
     public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
@@ -368,10 +385,9 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 new { jobId }, change.Transaction)).ToList();
             var completed = runs.Where(r => r.Status == StageStatus.Completed).Select(r => r.Stage).ToHashSet();
             await change.Connection.ExecuteAsync(
-                """
-                UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed';
-                UPDATE jobs SET status = 'running', error_code = NULL, error_message = NULL, completed_at = NULL WHERE job_id = @jobId;
-                """, new { jobId }, change.Transaction);
+                "UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed'",
+                new { jobId }, change.Transaction);
+            change.Reopen();
             change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
             var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
             foreach (var stage in next)
@@ -497,7 +513,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 await change.LockAsync(jobId, stage, durable);
             }
             var value = await work(change);
-            await change.WriteEventsAsync();
+            await change.WriteAsync();
             committed = change;
             return value;
         }, ct);
@@ -516,9 +532,9 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             }
             await PublishQuietlyAsync(done.Events);
         }
-        if (done.QueuedTasks > 0)
+        if (done.OutboxIds.Count > 0)
         {
-            await outbox.FlushAsync(CancellationToken.None);
+            await outbox.HandOffAsync(done.OutboxIds, CancellationToken.None);
         }
         return result;
     }
@@ -546,7 +562,12 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     [LoggerMessage(EventId = 301, EventName = "event_publish_failed", Level = LogLevel.Warning, Message = "Live event publish failed ({Error}); listeners will read it from Postgres")]
     private partial void LogPublishFailed(string error);
 
-    /// <summary>The open transaction of one change to one job, with what it queued and emitted.</summary>
+    /// <summary>
+    /// The open transaction of one change to one job, with what it queued and emitted. Reads and
+    /// conditional writes run at once; the job row's new state, its events and the tasks it queues
+    /// are kept and written by <see cref="WriteAsync"/> in one statement just before the commit:
+    /// one version of the job row per change, one round trip for all of them.
+    /// </summary>
     private sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router)
     {
         public NpgsqlConnection Connection { get; } = connection;
@@ -554,53 +575,73 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public JobRow? Job { get; private set; }
         public string? Status { get; private set; }
 
-        /// <summary>The events this change wrote, complete once <see cref="WriteEventsAsync"/> ran.</summary>
+        /// <summary>The events this change wrote, complete once <see cref="WriteAsync"/> ran.</summary>
         public List<JobEvent> Events { get; } = [];
 
         // jobs.event_seq as locked (0 for a job this change created), and the events not yet written.
         private int _eventSeq;
         private readonly List<(int Seq, string Type, string? Stage, string Json)> _pendingEvents = [];
-        public int QueuedTasks { get; private set; }
+        private readonly List<(TaskMessage Task, string? Notes, string Queue)> _queued = [];
+        private bool _requiresGpu;
+        // The job row's new values; null leaves a column as it is. _ended: true finishes the job
+        // (error columns and completed_at set), false reopens it (cleared).
+        private string? _newStatus, _newStage, _errorCode, _errorMessage;
+        private bool? _ended;
+
+        /// <summary>The outbox rows of the tasks this change queued, once <see cref="WriteAsync"/> ran.</summary>
+        public IReadOnlyCollection<long> OutboxIds { get; private set; } = [];
         public (string Status, TimeSpan Duration)? Finished { get; private set; }
 
         public StageRunRow? Run { get; private set; }
 
         /// <summary>A job this transaction created: nobody else can see it before the commit.</summary>
-        public void Adopt(JobRow job) => (Job, Status) = (job, job.Status);
+        public void Adopt(JobRow job, bool requiresGpu) => (Job, Status, _requiresGpu) = (job, job.Status, requiresGpu);
+
+        /// <summary>
+        /// Sent first in a change's first batch. Every statement of a change finds its rows by
+        /// primary key, so one plan per statement serves all parameters; left to decide, Postgres
+        /// plans the unnest() statements anew on every execution (an array parameter's length
+        /// changes the estimate), which took a fifth of its CPU under POST load.
+        /// </summary>
+        public const string GenericPlans = "SET LOCAL plan_cache_mode TO force_generic_plan;\n";
 
         public async Task LockAsync(Guid jobId, string? stage, bool durable)
         {
-            // One round trip: the statements run in order, so the stage run is read under the lock.
+            // One round trip: the statements run in order, so the rest is read under the lock.
             await using var results = await Connection.QueryMultipleAsync(
-                (durable ? "" : "SET LOCAL synchronous_commit TO OFF;\n")
+                GenericPlans + (durable ? "" : "SET LOCAL synchronous_commit TO OFF;\n")
                 + $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE;\n"
-                + "SELECT event_seq FROM jobs WHERE job_id = @jobId;\n"
+                + "SELECT j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = @jobId;\n"
                 + (stage is null ? "" : $"SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId AND stage = @stage;"),
                 new { jobId, stage }, Transaction);
             Job = await results.ReadSingleOrDefaultAsync<JobRow>();
-            _eventSeq = await results.ReadSingleOrDefaultAsync<int>();
+            (_eventSeq, _requiresGpu) = await results.ReadSingleOrDefaultAsync<(int, bool)>();
             Run = stage is null ? null : await results.ReadSingleOrDefaultAsync<StageRunRow>();
             Status = Job?.Status;
         }
 
-        public async Task SetStatusAsync(string status)
-        {
-            await Connection.ExecuteAsync(
-                "UPDATE jobs SET status = @status, started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, now()) ELSE started_at END WHERE job_id = @JobId",
-                new { status, Job!.JobId }, Transaction);
-            Status = status;
-        }
+        /// <summary>The job's new status (running also sets started_at the first time).</summary>
+        public void SetStatus(string status) => Status = _newStatus = status;
+
+        /// <summary>The stage the job is at, as GET /api/jobs/{id} shows it.</summary>
+        public void SetStage(string stage) => _newStage = stage;
 
         public async Task FinishAsync(string status, string eventType, string? errorCode, string? message)
         {
             await Connection.ExecuteAsync(
-                """
-                UPDATE jobs SET status = @status, error_code = @errorCode, error_message = @message, completed_at = now() WHERE job_id = @JobId;
-                UPDATE stage_runs SET status = 'canceled' WHERE job_id = @JobId AND status IN ('pending', 'queued', 'running');
-                """, new { status, errorCode, message, Job!.JobId }, Transaction);
-            Status = status;
+                "UPDATE stage_runs SET status = 'canceled' WHERE job_id = @JobId AND status IN ('pending', 'queued', 'running')",
+                new { Job!.JobId }, Transaction);
+            SetStatus(status);
+            (_ended, _errorCode, _errorMessage) = (true, errorCode, message);
             Finished = (status, DateTime.UtcNow - Job.CreatedAt);
             AddEvent(eventType, null, new { status, error_code = errorCode, message });
+        }
+
+        /// <summary>A finished job runs again: its error and completion time are cleared.</summary>
+        public void Reopen()
+        {
+            SetStatus(JobStatus.Running);
+            (_ended, _errorCode, _errorMessage) = (false, null, null);
         }
 
         public async Task QueueStageAsync(string stage, string? notes = null)
@@ -611,45 +652,70 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             enqueue?.SetTag("job.id", Job!.JobId).SetTag("project.id", Job.ProjectId).SetTag("stage", stage)
                 .SetTag("messaging.system", "redis").SetTag("messaging.operation.type", "create");
             var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, Activity.Current?.Id);
-            await Connection.ExecuteAsync(
-                "UPDATE stage_runs SET status = 'queued', task_id = @TaskId, notes = @notes, queued_at = now(), completed_at = NULL, error = NULL WHERE job_id = @JobId AND stage = @Stage",
-                new { task.TaskId, notes, task.JobId, task.Stage }, Transaction);
-            var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage);
+            var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage, _requiresGpu);
             enqueue?.SetTag("messaging.destination.name", queue);
-            await Outbox.AddAsync(Connection, Transaction, queue, task);
+            _queued.Add((task, notes, queue));
             AddEvent(JobEventTypes.StageQueued, stage, new { task_id = task.TaskId, queue });
-            QueuedTasks++;
         }
 
         /// <summary>
         /// Takes the job's next event number. The job's row is locked (or created) by this
-        /// transaction, so the numbers stay gap-free; the events are written together, in one round
-        /// trip, just before the commit.
+        /// transaction, so the numbers stay gap-free.
         /// </summary>
         public void AddEvent(string type, string? stage, object data) =>
             _pendingEvents.Add((++_eventSeq, type, stage, JsonSerializer.Serialize(data)));
 
-        public async Task WriteEventsAsync()
+        private const string WriteJobAndEvents =
+            """
+            WITH job AS (
+              UPDATE jobs SET event_seq = @last, updated_at = now(),
+                status = coalesce(@status, status),
+                stage = coalesce(@stage, stage),
+                started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, now()) ELSE started_at END,
+                error_code = CASE WHEN @ended IS NULL THEN error_code ELSE @errorCode END,
+                error_message = CASE WHEN @ended IS NULL THEN error_message ELSE @errorMessage END,
+                completed_at = CASE WHEN @ended IS NULL THEN completed_at WHEN @ended THEN now() END
+              WHERE job_id = @JobId),
+            events AS (
+              INSERT INTO job_events (job_id, seq, type, stage, data)
+              SELECT @JobId, e.seq, e.type, e.stage, e.data::jsonb FROM unnest(@seqs, @types, @stages, @data) AS e(seq, type, stage, data))
+            """;
+
+        // The queued stages and their tasks (the outbox rows), when the change queued any.
+        private const string WriteQueuedStages =
+            $"""
+            ,
+            queued AS (
+              UPDATE stage_runs r SET status = 'queued', task_id = q.task_id, notes = q.notes, queued_at = now(), completed_at = NULL, error = NULL
+              FROM unnest(@queuedStages, @outboxTaskIds, @queuedNotes) AS q(stage, task_id, notes)
+              WHERE r.job_id = @JobId AND r.stage = q.stage),
+            outbox AS ({Outbox.AddSql})
+            """;
+
+        private const string WriteJobSql = WriteJobAndEvents + "\nSELECT now(), NULL::bigint[]";
+        private const string WriteAllSql = WriteJobAndEvents + WriteQueuedStages + "\nSELECT now(), (SELECT array_agg(id) FROM outbox)";
+
+        /// <summary>The job row, the events and the queued tasks of this change: one statement.</summary>
+        public async Task WriteAsync()
         {
-            if (_pendingEvents.Count == 0)
+            if (_pendingEvents.Count == 0 && _newStatus is null && _newStage is null && _queued.Count == 0)
             {
                 return;
             }
+            var parameters = new DynamicParameters(new
+            {
+                Job!.JobId, last = _eventSeq, status = _newStatus, stage = _newStage, ended = _ended, errorCode = _errorCode, errorMessage = _errorMessage,
+                seqs = _pendingEvents.Select(e => e.Seq).ToArray(), types = _pendingEvents.Select(e => e.Type).ToArray(),
+                stages = _pendingEvents.Select(e => e.Stage).ToArray(), data = _pendingEvents.Select(e => e.Json).ToArray(),
+            });
+            if (_queued.Count > 0)
+            {
+                parameters.AddDynamicParams(new { queuedStages = _queued.Select(q => q.Task.Stage).ToArray(), queuedNotes = _queued.Select(q => q.Notes).ToArray() });
+                parameters.AddDynamicParams(Outbox.AddParameters(_queued.Select(q => (q.Queue, q.Task))));
+            }
             // now() is the transaction's start: the created_at of every event below.
-            var createdAt = await Connection.ExecuteScalarAsync<DateTime>(
-                """
-                WITH job AS (UPDATE jobs SET event_seq = @last, updated_at = now() WHERE job_id = @JobId),
-                events AS (
-                  INSERT INTO job_events (job_id, seq, type, stage, data)
-                  SELECT @JobId, e.seq, e.type, e.stage, e.data::jsonb FROM unnest(@seqs, @types, @stages, @data) AS e(seq, type, stage, data))
-                SELECT now()
-                """,
-                new
-                {
-                    Job!.JobId, last = _eventSeq,
-                    seqs = _pendingEvents.Select(e => e.Seq).ToArray(), types = _pendingEvents.Select(e => e.Type).ToArray(),
-                    stages = _pendingEvents.Select(e => e.Stage).ToArray(), data = _pendingEvents.Select(e => e.Json).ToArray(),
-                }, Transaction);
+            var (createdAt, outboxIds) = await Connection.QuerySingleAsync<(DateTime, long[]?)>(_queued.Count > 0 ? WriteAllSql : WriteJobSql, parameters, Transaction);
+            OutboxIds = outboxIds ?? [];
             foreach (var e in _pendingEvents)
             {
                 Events.Add(new JobEvent(Job.JobId, e.Seq, e.Type, e.Stage, JsonSerializer.Deserialize<JsonElement>(e.Json), new DateTimeOffset(createdAt, TimeSpan.Zero)));

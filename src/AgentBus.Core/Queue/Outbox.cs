@@ -16,30 +16,59 @@ namespace AgentBus.Queue;
 /// </summary>
 public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox> logger)
 {
-    public static async Task AddAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string queueName, TaskMessage task)
+    /// <summary>
+    /// Inserts tasks into the outbox; a statement of its own or a CTE of a larger one. Its
+    /// parameters come from <see cref="AddParameters"/> (@outboxTaskIds is one of them).
+    /// </summary>
+    public const string AddSql =
+        """
+        INSERT INTO task_outbox (queue, task_id, job_id, payload)
+        SELECT t.queue, t.task_id, t.job_id, t.payload::jsonb FROM unnest(@outboxQueues, @outboxTaskIds, @outboxJobIds, @outboxPayloads) AS t(queue, task_id, job_id, payload)
+        RETURNING id
+        """;
+
+    public static DynamicParameters AddParameters(IEnumerable<(string Queue, TaskMessage Task)> tasks)
     {
-        await connection.ExecuteAsync(
-            "INSERT INTO task_outbox (queue, task_id, job_id, payload) VALUES (@queueName, @TaskId, @JobId, @payload::jsonb)",
-            new { queueName, task.TaskId, task.JobId, payload = JsonSerializer.Serialize(task) }, transaction);
+        var list = tasks.ToList();
+        return new DynamicParameters(new
+        {
+            outboxQueues = list.Select(t => t.Queue).ToArray(),
+            outboxTaskIds = list.Select(t => t.Task.TaskId).ToArray(),
+            outboxJobIds = list.Select(t => t.Task.JobId).ToArray(),
+            outboxPayloads = list.Select(t => JsonSerializer.Serialize(t.Task)).ToArray(),
+        });
     }
 
+    public static Task AddAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string queueName, TaskMessage task) =>
+        connection.ExecuteAsync(AddSql, AddParameters([(queueName, task)]), transaction);
+
     /// <summary>Moves up to a batch of outbox rows to their queues; returns how many moved.</summary>
-    public async Task<int> FlushAsync(CancellationToken ct)
+    public Task<int> FlushAsync(CancellationToken ct) => MoveAsync(
+        AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200) RETURNING queue, payload::text",
+        null, ct);
+
+    /// <summary>
+    /// Moves the given rows (those a change just committed) to their queues: found by primary key,
+    /// without walking the rest of the outbox. Rows the relay is moving at that moment are left to it.
+    /// </summary>
+    public Task<int> HandOffAsync(IReadOnlyCollection<long> ids, CancellationToken ct) => MoveAsync(
+        AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox WHERE id = ANY(@ids) FOR UPDATE SKIP LOCKED) RETURNING queue, payload::text",
+        new { ids = ids.ToArray() }, ct);
+
+    // The rows are already in Redis when a move commits: losing the delete in a crash only sends
+    // them again (handlers are idempotent), so it need not wait for a WAL flush. That halves the
+    // flushes per POST /api/projects, the limit on a busy disk.
+    private const string AsyncCommit = "SET LOCAL synchronous_commit TO OFF;\n";
+
+    /// <summary>Deletes rows (<paramref name="deleteReturning"/>) and enqueues them, committing only once Redis has them all.</summary>
+    private async Task<int> MoveAsync(string deleteReturning, object? args, CancellationToken ct)
     {
         try
         {
             return await db.InTransactionAsync("outbox_flush", async (connection, transaction) =>
             {
-                // The rows are already in Redis when this commits: losing the delete in a crash
-                // only sends them again (handlers are idempotent), so it need not wait for a WAL
-                // flush. That halves the flushes per POST /api/projects, the limit on a busy disk.
                 var rows = (await connection.QueryAsync<(string Queue, string Payload)>(new CommandDefinition(
-                    """
-                    SET LOCAL synchronous_commit TO OFF;
-                    DELETE FROM task_outbox WHERE id IN
-                      (SELECT id FROM task_outbox ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200)
-                    RETURNING queue, payload::text
-                    """, transaction: transaction, cancellationToken: ct))).AsList();
+                    deleteReturning, args, transaction, cancellationToken: ct))).AsList();
                 foreach (var (queueName, payload) in rows)
                 {
                     await queue.EnqueueAsync(queueName, JsonSerializer.Deserialize<TaskMessage>(payload)!);

@@ -86,8 +86,9 @@ public sealed partial class StageReconciler(
             }
             var stale = (await connection.QueryAsync<Candidate>(new CommandDefinition(
                 """
-                SELECT r.job_id AS jobid, j.project_id AS projectid, r.stage, r.task_id AS taskid, r.status, j.traceparent
-                FROM jobs j JOIN stage_runs r USING (job_id)
+                SELECT r.job_id AS jobid, j.project_id AS projectid, r.stage, r.task_id AS taskid, r.status, j.traceparent,
+                       coalesce(g.requires_gpu, false) AS requiresgpu
+                FROM jobs j JOIN stage_runs r USING (job_id) LEFT JOIN job_routing g USING (job_id)
                 WHERE j.status IN ('queued', 'running', 'waiting_for_approval')
                   AND r.status IN ('queued', 'running') AND r.task_id IS NOT NULL
                   AND greatest(r.queued_at, r.started_at) < now() - @staleAfter
@@ -122,7 +123,7 @@ public sealed partial class StageReconciler(
                 {
                     continue;
                 }
-                var queue = await router.QueueForAsync(connection, transaction, lost.JobId, lost.Stage);
+                var queue = await router.QueueForAsync(connection, transaction, lost.JobId, lost.Stage, lost.RequiresGpu);
                 await Outbox.AddAsync(connection, transaction, queue, new TaskMessage(lost.TaskId, lost.JobId, lost.ProjectId, lost.Stage, lost.Traceparent));
                 metrics.Reconciled.Add(1, new("queue_name", queue), new("stage_status", lost.Status));
                 using (logger.BeginScope(new Dictionary<string, object?> { ["job_id"] = lost.JobId, ["project_id"] = lost.ProjectId, ["task_id"] = lost.TaskId, ["stage"] = lost.Stage }))
@@ -140,7 +141,7 @@ public sealed partial class StageReconciler(
         return requeued;
     }
 
-    private sealed record Candidate(Guid JobId, Guid ProjectId, string Stage, Guid TaskId, string Status, string? Traceparent);
+    private sealed record Candidate(Guid JobId, Guid ProjectId, string Stage, Guid TaskId, string Status, string? Traceparent, bool RequiresGpu);
 
     [LoggerMessage(EventId = 420, EventName = "stage_reconciled", Level = LogLevel.Warning,
         Message = "Stage {Stage} was {StageStatus} in Postgres but its task was in no queue (Redis lost it); re-enqueued on {QueueName}")]

@@ -23,11 +23,11 @@ public sealed record BenchArgs(string Command, IReadOnlyDictionary<string, strin
     public int Concurrency => Int("concurrency", 16);
     public int Runs => Int("runs", 3);
 
-    /// <summary>
-    /// Runs done first and not counted (printed apart, see BenchResults): on 2 cores the JIT takes
-    /// tens of seconds to tier the hot paths up, and every system here is measured warm.
-    /// </summary>
+    /// <summary>Warm-up runs done first and not counted (see <see cref="RunSchedule"/>): at least this many.</summary>
     public int Warmup => Int("warmup", 1);
+
+    /// <summary>At most this many warm-up runs, however busy the JIT still is.</summary>
+    public int MaxWarmup => Math.Max(Warmup, Int("max-warmup", 8));
 
     public static string Require(string variable) =>
         Environment.GetEnvironmentVariable(variable) ?? throw new InvalidOperationException($"{variable} is not set");

@@ -19,7 +19,7 @@ namespace AgentBus.Bench;
 /// </summary>
 public static class DispatchBench
 {
-    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args)
+    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args, RunSchedule schedule)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "worker.appsettings.json"));
@@ -40,7 +40,7 @@ public static class DispatchBench
         var dispatch = new List<double>();
         var create = new List<double>();
 
-        for (var run = 0; run < args.Warmup + args.Runs; run++)
+        while (schedule.Next())
         {
             await BenchResults.WaitUntilAsync(async () => await redis.StreamLengthAsync(stream) == 0, TimeSpan.FromSeconds(30), "queue empty before the run");
             var created = Stopwatch.StartNew();

@@ -13,7 +13,7 @@ namespace AgentBus.Bench;
 /// </summary>
 public static class HangfireBench
 {
-    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args)
+    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args, RunSchedule schedule)
     {
         var options = new PostgreSqlStorageOptions
         {
@@ -28,7 +28,7 @@ public static class HangfireBench
         var enqueue = new List<double>();
         var dispatch = new List<double>();
 
-        for (var run = 0; run < args.Warmup + args.Runs; run++)
+        while (schedule.Next())
         {
             var before = monitoring.SucceededListCount();
             var clock = Stopwatch.StartNew();
@@ -43,7 +43,7 @@ public static class HangfireBench
             enqueue.Add(args.Tasks / clock.Elapsed.TotalSeconds);
 
             clock.Restart();
-            using (new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = args.Concurrency, ServerName = $"bench-{run}" }, storage))
+            using (new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = args.Concurrency, ServerName = $"bench-{schedule.Run}" }, storage))
             {
                 await BenchResults.WaitUntilAsync(() => Task.FromResult(monitoring.SucceededListCount() - before >= args.Tasks), TimeSpan.FromMinutes(5), "hangfire jobs");
                 dispatch.Add(args.Tasks / clock.Elapsed.TotalSeconds);

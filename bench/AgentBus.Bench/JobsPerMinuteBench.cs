@@ -10,13 +10,13 @@ namespace AgentBus.Bench;
 /// </summary>
 public static class JobsPerMinuteBench
 {
-    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args)
+    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args, RunSchedule schedule)
     {
         using var http = new HttpClient { BaseAddress = new Uri(args.Text("api", "http://127.0.0.1:18100")), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Add("X-Api-Key", args.Text("key", "bench"));
         var count = args.Int("jobs", 20);
         var rates = new List<double>();
-        for (var run = 0; run < args.Warmup + args.Runs; run++)
+        while (schedule.Next())
         {
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, count).Select(i => OneJobAsync(http, i)));

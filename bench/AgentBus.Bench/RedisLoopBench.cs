@@ -11,7 +11,7 @@ public static class RedisLoopBench
 {
     private const string Group = "bench";
 
-    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args)
+    public static async Task<IReadOnlyList<Measurement>> RunAsync(BenchArgs args, RunSchedule schedule)
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(BenchArgs.Require("ConnectionStrings__redis"));
         var db = redis.GetDatabase();
@@ -22,7 +22,7 @@ public static class RedisLoopBench
         };
         var add = new List<double>();
         var loop = new List<double>();
-        for (var run = 0; run < args.Warmup + args.Runs; run++)
+        while (schedule.Next())
         {
             RedisKey key = $"bench:raw:{Guid.NewGuid():N}";
             await db.StreamCreateConsumerGroupAsync(key, Group, "0-0", createStream: true);

@@ -8,6 +8,19 @@ import sys
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def warmups(m):
+    """How many warm-up runs each in-process benchmark took, and the JIT's share in its counted runs."""
+    parts = []
+    for name in ("agentbus_dispatch", "agentbus_dispatch_telemetry_off", "hangfire_dispatch", "redis_xreadgroup_xack"):
+        r = m.get(name) or {}
+        shares = r.get("jit_share") or []
+        warm = len(r.get("warmup_runs") or [])
+        if shares:
+            counted = shares[warm:]
+            parts.append(f"{name} {warm} (JIT in counted runs at most {max(counted) * 100:.1f}%)" if counted else f"{name} {warm}")
+    return "; ".join(parts) or "not recorded"
+
+
 def wrk(name, files):
     """Several wrk runs of one configuration -> one measurement (medians of the runs)."""
     runs = []
@@ -117,7 +130,7 @@ def render(raw, latest, md, meta_path):
     w("")
     w("## Dispatch (enqueue, claim, no-op stage, ack, state committed)")
     w("")
-    w(f"Tasks per run: {get('agentbus_dispatch', 'tasks')}, concurrency {get('agentbus_dispatch', 'concurrency')} (stages / Hangfire workers / Redis consumers), median of {len((m.get('agentbus_dispatch') or {}).get('runs', []))} runs, each system after one uncounted warm-up run.")
+    w(f"Tasks per run: {get('agentbus_dispatch', 'tasks')}, concurrency {get('agentbus_dispatch', 'concurrency')} (stages / Hangfire workers / Redis consumers), median of {len((m.get('agentbus_dispatch') or {}).get('runs', []))} runs. Each system first runs uncounted warm-up runs until the JIT settles (at least one; more while tiered compilation took over 2% of the machine during a run, at most 8): {warmups(m)}.")
     w("")
     w("| System | Drain (tasks/s) | vs Agent Bus | Enqueue (/s) | Runs |")
     w("|---|---:|---:|---:|---|")
@@ -135,7 +148,9 @@ def render(raw, latest, md, meta_path):
     w("## API")
     w("")
     w(f"wrk {meta['wrk_args']}, {meta['wrk_duration']} s per run, median of {meta['runs']} runs, after {meta.get('warmup_s', 0)} s of GET and {meta.get('warmup_s', 0)} s of POST")
-    w(f"load on each fresh process (not counted). \"paced\": {meta['rate']:,} req/s offered on a fixed schedule (see")
+    w("load on each fresh process (not counted). Telemetry on and off are two api processes started")
+    w("together, their max runs alternating (on, off, on, off ...) so that drift falls on both alike.")
+    w(f"\"paced\": {meta['rate']:,} req/s offered on a fixed schedule (see")
     w("bench/wrk/request.lua: request n is due at start + n/rate; latency is send to response, and the")
     w("achieved rate is shown); \"max\": as fast as the connections go.")
     w("")

@@ -33,7 +33,7 @@ rate=${BENCH_RATE:-5000}
 conns=64 threads=2
 wrk_args="-t$threads -c$conns --latency"
 key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"  # the api requires 16+ characters
-pg_port=18132 redis_port=18133 api_port=18100 worker_port=18101 gpu_port=18102 ceiling_port=18190 sink_port=18191
+pg_port=18132 redis_port=18133 api_port=18100 worker_port=18101 gpu_port=18102 api_off_port=18103 ceiling_port=18190 sink_port=18191
 
 # ------------------------------------------------------------------ prerequisites and builds
 scripts/ensure-prerequisites.sh run
@@ -122,8 +122,10 @@ sample_rss() {
   (( max > peak )) && peak=$max || true
 }
 # wrk, $runs times; the median goes to the raw results under <name>.
+# With a second <name> <url> pair, its runs alternate with the first's (A B A B ...): drift over the
+# minutes (a growing database, autovacuum) then falls on both alike.
 load() {
-  local name=$1 url=$2 pace=$3 body=$4 i files=() tracer=
+  local name=$1 url=$2 pace=$3 body=$4 name_b=${5:-} url_b=${6:-} i files=() files_b=() tracer=
   if $profile && [[ -n ${trace_pid:-} ]]; then
     perf record -F 499 -g -p "$trace_pid" -o "$work/$name.perf" -- sleep "$duration" >/dev/null 2>&1 &
     tracer=$!
@@ -132,8 +134,18 @@ load() {
     BENCH_KEY=$key BENCH_BODY=$body BENCH_RATE=$pace BENCH_THREADS=$threads \
       wrk $wrk_args -d"${duration}s" -s bench/wrk/request.lua "$url" >"$work/$name.$i.txt"
     files+=("$work/$name.$i.txt")
+    if [[ -n $name_b ]]; then
+      BENCH_KEY=$key BENCH_BODY=$body BENCH_RATE=$pace BENCH_THREADS=$threads \
+        wrk $wrk_args -d"${duration}s" -s bench/wrk/request.lua "$url_b" >"$work/$name_b.$i.txt"
+      files_b+=("$work/$name_b.$i.txt")
+    fi
   done
   bench/report.py wrk "$name" "${files[@]}" >>"$raw"
+  summary "$name"
+  if [[ -n $name_b ]]; then
+    bench/report.py wrk "$name_b" "${files_b[@]}" >>"$raw"
+    summary "$name_b"
+  fi
   if [[ -n $tracer ]]; then
     wait "$tracer" || true
     { echo "# $name, first run: api CPU samples by thread and library, then methods by inclusive samples"
@@ -141,7 +153,9 @@ load() {
       perf report -i "$work/$name.perf" --children --sort symbol --stdio -g none 2>/dev/null | grep '%' | grep -v '\] 0x' \
         | sed -E 's/ +- +- *$//' | cut -c1-220 | head -n 80; } >"bench/results/profile-$name.txt" || true
   fi
-  echo "  $name: $(tail -n 1 "$raw" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("%.0f req/s, p99 %s ms" % (m["median"], m["details"]["p99_ms"]))')"
+}
+summary() {
+  echo "  $1: $(grep "\"$1\"" "$raw" | tail -n 1 | python3 -c 'import json,sys; m=json.load(sys.stdin); print("%.0f req/s, p99 %s ms" % (m["median"], m["details"]["p99_ms"]))')"
 }
 body='{"name":"bench","requirements":"A small internal tool that lists invoices and exports them as CSV."}'
 # Load before measuring (not recorded): GET $1, then POST to $2, $warm seconds each.
@@ -165,28 +179,34 @@ python3 -c 'import json,sys
 for line in open(sys.argv[1]):
     for m in json.loads(line): print("  %s: %.0f %s %s" % (m["name"], m["median"], m["unit"], [round(r) for r in m["runs"]]))' "$raw"
 
-# ------------------------------------------------------------------ API, telemetry on, and the ceiling
+# ------------------------------------------------------------------ API with telemetry on and off, side by side, then the ceiling
 declare -A rss_idle rss_load
-echo "[${SECONDS}s] API (telemetry on)"
+echo "[${SECONDS}s] API, telemetry on (port $api_port) and off (port $api_off_port)"
 start_service $api_port src/AgentBus.Api AgentBus.Api "${perf_env[@]}"
 api=$started
+start_service $api_off_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
+api_off=$started
 # The two variants must differ in fact: /metrics exists only with telemetry on.
-metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/metrics"; }
-[[ $(metrics_status) == 200 ]] || { echo "telemetry on, but /metrics does not answer 200" >&2; exit 1; }
+metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/metrics"; }
+[[ $(metrics_status $api_port) == 200 ]] || { echo "telemetry on, but /metrics does not answer 200" >&2; exit 1; }
+[[ $(metrics_status $api_off_port) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
 sleep 5
 rss_idle[api]=$(rss $api)
 job=$(curl -fs -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api_port/api/projects" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
-echo "  warming up (${warm} s GET, ${warm} s POST)"
+echo "  warming up each (${warm} s GET, ${warm} s POST)"
 warm_up "http://127.0.0.1:$api_port/api/jobs/$job" "http://127.0.0.1:$api_port/api/projects"
+warm_up "http://127.0.0.1:$api_off_port/api/jobs/$job" "http://127.0.0.1:$api_off_port/api/projects"
 peak=0
 sample_rss $api load api_get_job_paced "http://127.0.0.1:$api_port/api/jobs/$job" $rate ''
 trace_pid=$api
-sample_rss $api load api_get_job_max "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
-sample_rss $api load api_post_project_max "http://127.0.0.1:$api_port/api/projects" 0 "$body"
+sample_rss $api load api_get_job_max "http://127.0.0.1:$api_port/api/jobs/$job" 0 '' \
+  api_get_job_max_telemetry_off "http://127.0.0.1:$api_off_port/api/jobs/$job"
+sample_rss $api load api_post_project_max "http://127.0.0.1:$api_port/api/projects" 0 "$body" \
+  api_post_project_max_telemetry_off "http://127.0.0.1:$api_off_port/api/projects"
 trace_pid=
 rss_load[api]=$peak
-stop $api
+stop $api $api_off
 
 echo "[${SECONDS}s] Empty minimal API (ceiling)"
 "${bench[@]}" ceiling --port $ceiling_port >/dev/null 2>&1 &
@@ -198,15 +218,6 @@ load ceiling_get_paced "http://127.0.0.1:$ceiling_port/api/jobs/$job" $rate ''
 load ceiling_get_max "http://127.0.0.1:$ceiling_port/api/jobs/$job" 0 ''
 load ceiling_post_max "http://127.0.0.1:$ceiling_port/api/projects" 0 "$body"
 stop $ceiling
-
-echo "[${SECONDS}s] API (telemetry off)"
-start_service $api_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
-api=$started
-[[ $(metrics_status) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
-warm_up "http://127.0.0.1:$api_port/api/jobs/$job" "http://127.0.0.1:$api_port/api/projects"
-load api_get_job_max_telemetry_off "http://127.0.0.1:$api_port/api/jobs/$job" 0 ''
-load api_post_project_max_telemetry_off "http://127.0.0.1:$api_port/api/projects" 0 "$body"
-stop $api
 
 # ------------------------------------------------------------------ whole jobs, on a fresh database and Redis db
 echo "[${SECONDS}s] Whole jobs (offline provider, zero latency)"

@@ -14,6 +14,12 @@ public sealed class Database(NpgsqlDataSource dataSource, AgentBusMetrics metric
 {
     static Database() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
+    /// <summary>
+    /// Sent first in a transaction's batch: its commit does not wait for the WAL flush. Only for
+    /// changes a Postgres crash may undo without harm; each use says why.
+    /// </summary>
+    public const string AsyncCommit = "SET LOCAL synchronous_commit TO OFF;\n";
+
     public async Task<T> RunAsync<T>(string queryType, Func<NpgsqlConnection, Task<T>> work, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);

@@ -609,7 +609,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         {
             // One round trip: the statements run in order, so the rest is read under the lock.
             await using var results = await Connection.QueryMultipleAsync(
-                GenericPlans + (durable ? "" : "SET LOCAL synchronous_commit TO OFF;\n")
+                GenericPlans + (durable ? "" : Database.AsyncCommit)
                 + $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE;\n"
                 + "SELECT j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = @jobId;\n"
                 + (stage is null ? "" : $"SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId AND stage = @stage;"),

@@ -44,7 +44,7 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
 
     /// <summary>Moves up to a batch of outbox rows to their queues; returns how many moved.</summary>
     public Task<int> FlushAsync(CancellationToken ct) => MoveAsync(
-        AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200) RETURNING queue, payload::text",
+        Database.AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200) RETURNING queue, payload::text",
         null, ct);
 
     /// <summary>
@@ -52,15 +52,14 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
     /// without walking the rest of the outbox. Rows the relay is moving at that moment are left to it.
     /// </summary>
     public Task<int> HandOffAsync(IReadOnlyCollection<long> ids, CancellationToken ct) => MoveAsync(
-        AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox WHERE id = ANY(@ids) FOR UPDATE SKIP LOCKED) RETURNING queue, payload::text",
+        Database.AsyncCommit + "DELETE FROM task_outbox WHERE id IN (SELECT id FROM task_outbox WHERE id = ANY(@ids) FOR UPDATE SKIP LOCKED) RETURNING queue, payload::text",
         new { ids = ids.ToArray() }, ct);
 
-    // The rows are already in Redis when a move commits: losing the delete in a crash only sends
-    // them again (handlers are idempotent), so it need not wait for a WAL flush. That halves the
-    // flushes per POST /api/projects, the limit on a busy disk.
-    private const string AsyncCommit = "SET LOCAL synchronous_commit TO OFF;\n";
-
-    /// <summary>Deletes rows (<paramref name="deleteReturning"/>) and enqueues them, committing only once Redis has them all.</summary>
+    /// <summary>
+    /// Deletes rows (<paramref name="deleteReturning"/>) and enqueues them, committing only once
+    /// Redis has them all. The commit is asynchronous: losing the delete in a crash only sends the
+    /// rows again (handlers are idempotent), and it halves the WAL flushes per POST /api/projects.
+    /// </summary>
     private async Task<int> MoveAsync(string deleteReturning, object? args, CancellationToken ct)
     {
         try

@@ -68,11 +68,7 @@ public sealed class DependencyRestartTests(FaultsFixture fixture)
         var jobs = await fixture.SubmitAsync(api, 3, "Lost by Redis");
         Assert.Equal(3, await redis.GetDatabase().StreamLengthAsync("agentbus:queue:cpu"));
         await redis.GetServers()[0].FlushAllDatabasesAsync();
-        await Task.WhenAll(FaultsFixture.Workers.Select(fixture.StartAsync));
-        foreach (var worker in FaultsFixture.Workers)
-        {
-            await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync(worker, TestContext.Current.CancellationToken);
-        }
+        await Task.WhenAll(FaultsFixture.Workers.Select(fixture.RestartAsync));
 
         // While the jobs run on, Redis empties once more, this time with stages mid-flight.
         var run = fixture.ApproveAndCompleteAsync(jobs, TimeSpan.FromMinutes(2));

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using System.Net;
 using AgentBus.Tests.Infrastructure;
@@ -113,46 +112,6 @@ public sealed class FaultsFixture : AgentBusAppFixture
         }
         throw new InvalidOperationException($"{consumer} is no worker of this fixture");
     }
-
-    /// <summary>Starts a worker a test ended (by SIGKILL or SIGTERM) again and waits until it is ready.</summary>
-    public async Task RestartAsync(string resource)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await WaitStoppedAsync(resource);
-        await App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
-        try
-        {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-        }
-        catch (Exception e) when (e is OperationCanceledException or DistributedApplicationException)
-        {
-            // Say why: the restarted process's own last lines (a CI log shows nothing else of it).
-            throw new TimeoutException($"{resource} not healthy after its restart ({e.Message}); its last log lines:\n{string.Join("\n", await LastLogLinesAsync(resource, 60))}", e);
-        }
-    }
-
-    private async Task<IReadOnlyList<string>> LastLogLinesAsync(string resource, int count)
-    {
-        var lines = new List<string>();
-        using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        try
-        {
-            await foreach (var batch in App.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(enough.Token))
-            {
-                lines.AddRange(batch.Select(l => l.Content));
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The backlog has arrived; nothing more is coming.
-        }
-        return lines.TakeLast(count).ToList();
-    }
-
-    public Task WaitStoppedAsync(string resource) =>
-        EventuallyAsync(
-            () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState(resource, out var s) ? s.Snapshot.State?.Text : null),
-            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), $"{resource} reported stopped");
 
     public Task StopAsync(string resource) =>
         App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StopCommand, TestContext.Current.CancellationToken);

@@ -90,13 +90,8 @@ public sealed class GpuAppFixture : AgentBusAppFixture
     /// <summary>Brings the killed gpu-agent back, so the other tests have it.</summary>
     public async Task RestartGpuAgentAsync()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await EventuallyAsync(
-            () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState("gpu-agent", out var s) ? s.Snapshot.State?.Text : null),
-            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), "gpu-agent reported stopped");
         var restarted = DateTimeOffset.UtcNow;
-        await App.ResourceCommands.ExecuteCommandAsync("gpu-agent", KnownResourceCommands.StartCommand, timeout.Token);
-        await App.ResourceNotifications.WaitForResourceHealthyAsync("gpu-agent", timeout.Token);
+        await RestartAsync("gpu-agent");
         using var api = Api();
         // A heartbeat written after the restart: the dead agent's may not have lapsed yet.
         await EventuallyAsync(() => api.Http.GetFromJsonAsync<JsonObject>("/api/gpu/nodes"),

@@ -4,6 +4,7 @@ using Aspire.Hosting.Testing;
 using Npgsql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace AgentBus.Tests.Infrastructure;
 
@@ -34,6 +35,15 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     /// </summary>
     public IReadOnlyCollection<ResourceLogLine> Logs => _logs;
 
+    /// <summary>
+    /// The AppHost's own warnings and errors so far (the orchestrator's, not the resources'),
+    /// oldest first, as "level category: message exception".
+    /// </summary>
+    public IReadOnlyList<string> AppHostLog() =>
+        App.Services.GetFakeLogCollector().GetSnapshot()
+            .Select(r => $"{r.Level} {r.Category}: {r.Message} {r.Exception?.GetType().Name} {r.Exception?.Message}".TrimEnd())
+            .ToList();
+
     /// <summary>Which resources' lines <see cref="Logs"/> keeps; none unless a fixture asks.</summary>
     protected virtual bool CollectsLogsOf(string resource) => false;
 
@@ -62,9 +72,12 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             ["--infra", "local", .. Args], (options, _) => options.DisableDashboard = true, cts.Token);
         // Health probes failing while resources start (or while a test stops one) are expected:
         // left on, they bury a failing test's real message in hundreds of stack traces.
+        // What is left (the orchestrator's warnings and errors) is kept in memory: a test that
+        // fails on a resource names what the AppHost said about it (see AppHostLog).
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
-            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Error));
+            .AddFilter("Aspire.Hosting.Dcp", LogLevel.Error)
+            .AddFakeLogging());
         builder.Configuration["Parameters:api-key"] = AdminApiKey;
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
             .WithEnvironment("AgentBus__Auth__Jwt__Issuer", TestJwt.Issuer)
@@ -134,6 +147,61 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
                 e.EnvironmentVariables["OTEL_BSP_SCHEDULE_DELAY"] = "200";
             });
         }
+    }
+
+    /// <summary>
+    /// Starts a resource a test stopped or killed again and waits until it is healthy; a failure
+    /// names the resource's last log lines and the AppHost's last warnings and errors.
+    /// </summary>
+    public async Task RestartAsync(string resource)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await WaitStoppedAsync(resource);
+        var start = await App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
+        try
+        {
+            if (!start.Success)
+            {
+                throw new DistributedApplicationException($"the start command failed: {start.Message}");
+            }
+            // Not the default StopOnResourceUnavailable: after the start command has published
+            // "Starting", the orchestrator may still publish the old process's "Finished" or
+            // "Exited" (seen: Finished, Starting, Finished, then Running), and that wait takes
+            // any such state for the new process failing to start.
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, WaitBehavior.WaitOnResourceUnavailable, timeout.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or DistributedApplicationException)
+        {
+            // Say why: the restarted process's own last lines and what the orchestrator logged
+            // (a CI log shows nothing else of either).
+            throw new TimeoutException(
+                $"{resource} not healthy after its restart ({e.Message}); its last log lines:\n{string.Join("\n", await LastLogLinesAsync(resource, 60))}"
+                + $"\nthe AppHost's last warnings and errors:\n{string.Join("\n", AppHostLog().TakeLast(20))}", e);
+        }
+    }
+
+    /// <summary>Waits until the orchestrator reports the resource stopped (by a test's kill, signal or stop command).</summary>
+    public Task WaitStoppedAsync(string resource) =>
+        EventuallyAsync(
+            () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState(resource, out var s) ? s.Snapshot.State?.Text : null),
+            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), $"{resource} reported stopped");
+
+    private async Task<IReadOnlyList<string>> LastLogLinesAsync(string resource, int count)
+    {
+        var lines = new List<string>();
+        using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            await foreach (var batch in App.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(enough.Token))
+            {
+                lines.AddRange(batch.Select(l => l.Content));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The backlog has arrived; nothing more is coming.
+        }
+        return lines.TakeLast(count).ToList();
     }
 
     /// <summary>A client of the service; the api's carries the admin key.</summary>

@@ -56,7 +56,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         var runs = restarts.Where(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == "development").ToList();
         Assert.Equal(2, runs.Count);
         Assert.NotEqual(consumer, runs[1]["data"]!["consumer"]!.GetValue<string>());
-        await RestartAsync(resource);
+        await fixture.RestartAsync(resource);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
 
         await api.WaitForStatusAsync(jobId, "completed", TimeSpan.FromSeconds(60));
         Assert.Single(await api.ArtifactsAsync(jobId), a => (string?)a!["type"] == "development");
-        await RestartAsync(resource);
+        await fixture.RestartAsync(resource);
     }
 
     [Fact]
@@ -137,17 +137,6 @@ public sealed class ResilienceTests(ResilienceAppFixture fixture) : IClassFixtur
         var environment = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
         var service = environment.FirstOrDefault(v => v.StartsWith("OTEL_SERVICE_NAME=", StringComparison.Ordinal))?["OTEL_SERVICE_NAME=".Length..];
         return service is "worker" or "worker-2" ? (pid, service) : throw new InvalidOperationException($"pid {pid} is not a worker ({service})");
-    }
-
-    /// <summary>Brings a worker this test ended back, so the other tests keep two.</summary>
-    private async Task RestartAsync(string resource)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await AgentBusAppFixture.EventuallyAsync(
-            () => Task.FromResult(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var s) ? s.Snapshot.State?.Text : null),
-            state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), $"{resource} reported stopped");
-        await fixture.App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, timeout.Token);
-        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
     }
 
     /// <summary>Canceled developer runs over the workers that answer (the crash test may have killed one).</summary>

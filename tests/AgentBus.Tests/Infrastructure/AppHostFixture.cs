@@ -126,9 +126,13 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>A second worker, "worker-2", wired like the first (add it to ExtraResources).</summary>
+    /// <summary>
+    /// A second worker, "worker-2", wired like the first (add it to ExtraResources). Added by its
+    /// AppHost metadata type, not by path: a project added by path is built by `dotnet run` on
+    /// every start, so each restart would rebuild the worker the other one runs from.
+    /// </summary>
     protected static IResourceBuilder<ProjectResource> AddSecondWorker(IDistributedApplicationTestingBuilder builder) =>
-        builder.AddProject("worker-2", Path.Combine(Repository.Root, "src", "AgentBus.Worker", "AgentBus.Worker.csproj"))
+        builder.AddProject<Projects.AgentBus_Worker>("worker-2")
             .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
             .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "postgres")), "agentbus")
             .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "redis")))

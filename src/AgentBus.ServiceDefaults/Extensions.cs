@@ -32,6 +32,14 @@ public static class Extensions
     /// <summary>false turns off OpenTelemetry (traces, metrics, log export) and /metrics; default on. For measuring what telemetry costs.</summary>
     public const string TelemetryEnabledKey = "AgentBus:Telemetry:Enabled";
 
+    /// <summary>
+    /// Share of read requests (GET, HEAD) whose traces are kept, 0 to 1; default 0.1. Status polls
+    /// are most of an api's traffic and its least telling traces. Writes, actions and reads whose
+    /// caller sampled the trace (a sampled traceparent) are always traced; metrics and logs count
+    /// every request either way.
+    /// </summary>
+    public const string ReadTraceRatioKey = "AgentBus:Telemetry:ReadTraceRatio";
+
     /// <summary>Connection names injected by the AppHost (ConnectionStrings__agentbus, ConnectionStrings__redis).</summary>
     public const string PostgresConnectionName = "agentbus";
     public const string RedisConnectionName = "redis";
@@ -89,6 +97,7 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
+        var readTraceRatio = ReadTraceRatio(builder.Configuration);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? component))
             .WithMetrics(metrics => metrics
@@ -100,9 +109,7 @@ public static class Extensions
             .WithTracing(tracing => tracing
                 .SetSampler(new ParentBasedSampler(new BackgroundSpanSampler()))
                 .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName, AgentBus.Llm.LlmTelemetry.SourceName)
-                .AddAspNetCoreInstrumentation(o =>
-                    // Probes and scrapes every few seconds would drown the real traces.
-                    o.Filter = ctx => !IsOperationalPath(ctx.Request.Path))
+                .AddAspNetCoreInstrumentation(o => o.Filter = ctx => IsTraced(ctx, readTraceRatio))
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -170,6 +177,26 @@ public static class Extensions
 
     private static bool TelemetryEnabled(Configuration.IConfiguration configuration) =>
         Configuration.ConfigurationBinder.GetValue(configuration, TelemetryEnabledKey, defaultValue: true);
+
+    private static double ReadTraceRatio(Configuration.IConfiguration configuration)
+    {
+        var ratio = Configuration.ConfigurationBinder.GetValue(configuration, ReadTraceRatioKey, defaultValue: 0.1);
+        return ratio is >= 0 and <= 1
+            ? ratio
+            : throw new InvalidOperationException($"{ReadTraceRatioKey} is {ratio}; it must be between 0 and 1 (the share of GET and HEAD requests traced).");
+    }
+
+    /// <summary>
+    /// Whether a request's server span is recorded (and with it, parent-based, the spans made on
+    /// its behalf). Never probes and scrapes: every few seconds, they would drown the real traces.
+    /// Reads at <paramref name="readRatio"/>, unless the caller sampled the trace. All else always.
+    /// </summary>
+    internal static bool IsTraced(HttpContext context, double readRatio) =>
+        !IsOperationalPath(context.Request.Path)
+        && (!(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+            // The filter runs as the request's activity starts, so it is the current one.
+            || System.Diagnostics.Activity.Current is { HasRemoteParent: true, Recorded: true }
+            || Random.Shared.NextDouble() < readRatio);
 
     internal static bool IsOperationalPath(PathString path) =>
         path.StartsWithSegments(LivenessPath) || path.StartsWithSegments(MetricsPath);

@@ -120,6 +120,45 @@ public sealed class TracingTests(ObservabilityFixture fixture)
     }
 
     [Fact]
+    public async Task Reads_are_traced_at_the_configured_ratio_unless_their_caller_sampled_the_trace()
+    {
+        // An id no job has: its path names only these requests (a 404 is a read like any other).
+        var unknown = Guid.NewGuid();
+        var path = $"/api/jobs/{unknown}";
+        const int reads = 200;
+        using var api = fixture.CreateClient("api");
+        for (var i = 0; i < reads; i++)
+        {
+            using var response = await api.GetAsync(path);
+        }
+        // A caller that traces its own requests gets each of them into its trace.
+        var callerTraces = Enumerable.Range(0, 5).Select(_ => System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString()).ToList();
+        foreach (var trace in callerTraces)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("traceparent", $"00-{trace}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01");
+            using var response = await api.SendAsync(request);
+        }
+
+        var spans = (await AgentBusAppFixture.EventuallyAsync(
+            () => Task.FromResult(new Observed(fixture.Otlp.Spans.Where(s => s.Kind == ExportedSpan.KindServer && s["url.path"] == path).ToList(), callerTraces)),
+            found => found.Missing.Count == 0,
+            TimeSpan.FromSeconds(15), "the reads of a sampled caller arriving")).Spans;
+        // The api's default keeps 10% of the others: 20 of 200 expected, 0 or over 60 would take
+        // odds below one in a billion, so either means the ratio is not applied.
+        var sampled = spans.Count(s => !callerTraces.Contains(s.TraceId));
+        Assert.InRange(sampled, 1, 60);
+        Assert.All(spans, s => Assert.Equal("GET", s["http.request.method"]));
+    }
+
+    private sealed record Observed(List<ExportedSpan> Spans, List<string> Callers)
+    {
+        public List<string> Missing => Callers.Where(t => !Spans.Any(s => s.TraceId == t)).ToList();
+
+        public override string ToString() => $"{Spans.Count} spans of the path, caller traces missing: {string.Join(", ", Missing)}; first: {Spans.FirstOrDefault()}";
+    }
+
+    [Fact]
     public void Every_service_exports_over_otlp_http_protobuf()
     {
         Assert.Empty(fixture.Otlp.Errors);

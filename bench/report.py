@@ -17,8 +17,36 @@ def warmups(m):
         warm = len(r.get("warmup_runs") or [])
         if shares:
             counted = shares[warm:]
-            parts.append(f"{name} {warm} (JIT in counted runs at most {max(counted) * 100:.1f}%)" if counted else f"{name} {warm}")
+            processes = (r.get("details") or {}).get("processes")
+            runs = f"{warm} in {processes} processes" if processes else f"{warm}"
+            parts.append(f"{name} {runs} (JIT in counted runs at most {max(counted) * 100:.1f}%)" if counted else f"{name} {runs}")
     return "; ".join(parts) or "not recorded"
+
+
+def merge(suffix, files):
+    """Measurements of one in-process benchmark from several processes (one counted run each, run
+    alternately with another variant) -> one measurement per name (+suffix): their counted runs
+    and warm-up runs together, the median of the counted runs."""
+    merged = {}
+    for path in files:
+        for m in json.load(open(path)):
+            warm = len(m.get("warmup_runs") or [])
+            shares = m.get("jit_share") or []
+            into = merged.setdefault(m["name"] + suffix, {"name": m["name"] + suffix, "unit": m["unit"], "runs": [],
+                                                         "warmup_runs": [], "warm_shares": [], "counted_shares": [],
+                                                         "details": dict(m.get("details") or {}, processes=0)})
+            into["runs"] += m["runs"]
+            into["warmup_runs"] += m.get("warmup_runs") or []
+            into["warm_shares"] += shares[:warm]
+            into["counted_shares"] += shares[warm:]
+            into["details"]["processes"] += 1
+    out = []
+    for m in merged.values():
+        # jit_share keeps its meaning (warm-up runs first, then the counted ones) for warmups().
+        m["jit_share"] = m.pop("warm_shares") + m.pop("counted_shares")
+        m["median"] = statistics.median(m["runs"])
+        out.append(m)
+    return out
 
 
 def wrk(name, files):
@@ -216,5 +244,7 @@ def render(raw, latest, md, meta_path):
 if __name__ == "__main__":
     if sys.argv[1] == "wrk":
         print(json.dumps(wrk(sys.argv[2], sys.argv[3:])))
+    elif sys.argv[1] == "merge":
+        print(json.dumps(merge(sys.argv[2], sys.argv[3:])))
     elif sys.argv[1] == "render":
         render(*sys.argv[2:6])

@@ -166,11 +166,16 @@ warm_up() {
 
 # ------------------------------------------------------------------ dispatch and its peers
 SECONDS=0
-echo "[${SECONDS}s] Dispatch: Agent Bus, telemetry on"
-"${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs $runs 2>"$work/dispatch.log" >>"$raw"
-echo "[${SECONDS}s] Dispatch: Agent Bus, telemetry off"
-AgentBus__Telemetry__Enabled=false "${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs $runs 2>>"$work/dispatch.log" \
-  | sed 's/"agentbus_dispatch"/"agentbus_dispatch_telemetry_off"/; s/"agentbus_job_create_inprocess"/"agentbus_job_create_inprocess_telemetry_off"/' >>"$raw"
+# Telemetry on and off alternate (on, off, on, off ...), one counted run per process after its own
+# warm-up, so that the database growing under every run weighs on both alike.
+echo "[${SECONDS}s] Dispatch: Agent Bus, telemetry on and off alternating"
+for i in $(seq "$runs"); do
+  "${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs 1 2>>"$work/dispatch.log" >"$work/dispatch-on.$i.json"
+  AgentBus__Telemetry__Enabled=false "${bench[@]}" dispatch --tasks $tasks --concurrency $concurrency --runs 1 \
+    2>>"$work/dispatch.log" >"$work/dispatch-off.$i.json"
+done
+bench/report.py merge "" "$work"/dispatch-on.*.json >>"$raw"
+bench/report.py merge _telemetry_off "$work"/dispatch-off.*.json >>"$raw"
 echo "[${SECONDS}s] Dispatch: raw Redis loop"
 "${bench[@]}" redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs >>"$raw"
 echo "[${SECONDS}s] Dispatch: Hangfire"
@@ -278,7 +283,7 @@ json.dump({
   "rss_load_mb": {"api": ${rss_load[api]}, "worker": ${rss_load[worker]}, "gpu-agent": ${rss_load[gpu-agent]}},
   "apphost_start_to_ready_s": (int("${apphost_s:-0}") / 1000) or None, "apphost_note": "$apphost_note" or None,
   "commands": [
-    "AgentBus.Bench dispatch --tasks $tasks --concurrency $concurrency --runs $runs   (and AgentBus__Telemetry__Enabled=false)",
+    "AgentBus.Bench dispatch --tasks $tasks --concurrency $concurrency --runs 1   ($runs times, alternating with AgentBus__Telemetry__Enabled=false)",
     "AgentBus.Bench redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs",
     "AgentBus.Bench hangfire --tasks $tasks --concurrency $concurrency --runs $runs",
     "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/jobs/<id>   (BENCH_RATE=$rate paced, 0 max)",

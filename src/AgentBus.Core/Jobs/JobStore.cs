@@ -130,7 +130,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
             parameters.AddDynamicParams(JobRouter.RecordParameters(routing));
             change.Adopt(await change.Connection.QuerySingleAsync<JobRow>(
                 $"""
-                {JobChange.GenericPlans}
+                {JobChange.KeyLookupPlans}
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
                 INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent) RETURNING {JobColumns};
                 INSERT INTO stage_runs (job_id, stage, agent_type, status)
@@ -171,11 +171,17 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     public Task<Transition> RejectAsync(Guid jobId, string? reason, CancellationToken ct) =>
         OperatorActionAsync("job_reject", jobId, [JobStatus.WaitingForApproval], change =>
-            change.FinishAsync(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason), ct);
+        {
+            change.Finish(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason);
+            return Task.CompletedTask;
+        }, ct);
 
     public Task<Transition> CancelAsync(Guid jobId, string? reason, CancellationToken ct) =>
         OperatorActionAsync("job_cancel", jobId, JobStatus.Active, change =>
-            change.FinishAsync(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason), ct);
+        {
+            change.Finish(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason);
+            return Task.CompletedTask;
+        }, ct);
 
     private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
     {
@@ -211,113 +217,159 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     // ---- Worker side -------------------------------------------------------------------------
 
     /// <summary>
-    /// Marks the task's stage running and returns its inputs, or null when the task must not run:
-    /// the job ended, a newer task replaced it, or it already completed (a redelivery).
+    /// Marks each task's stage running and returns its inputs, or null for a task that must not
+    /// run: its job ended, a newer task replaced it, or it already completed (a redelivery). The
+    /// tasks (of distinct jobs) change in one transaction, with a few statements for all of them.
     /// </summary>
-    public Task<StageWork?> BeginStageAsync(TaskMessage task, string consumer, CancellationToken ct) =>
-        ChangeAsync("stage_begin", task.JobId, create: null, work: async change =>
+    public Task<StageWork?[]> BeginStagesAsync(IReadOnlyList<(TaskMessage Item, Caller Caller)> calls, string consumer, CancellationToken ct) =>
+        ChangesAsync("stage_begin", [.. calls.Select(c => (c.Item.JobId, (string?)c.Item.Stage, (Caller?)c.Caller))], async changes =>
         {
-            var run = change.Run;
-            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run is null || run.TaskId != task.TaskId
-                || run.Status is not (StageStatus.Queued or StageStatus.Running))
+            var tasks = calls.Select(c => c.Item).ToList();
+            var works = new StageWork?[tasks.Count];
+            var begun = new List<int>();
+            for (var i = 0; i < tasks.Count; i++)
             {
-                return null;
+                var (task, change, run) = (tasks[i], changes[i], changes[i].Run);
+                if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run is null || run.TaskId != task.TaskId
+                    || run.Status is not (StageStatus.Queued or StageStatus.Running))
+                {
+                    continue;
+                }
+                if (change.Job.Status == JobStatus.Queued)
+                {
+                    change.SetStatus(JobStatus.Running);
+                    change.AddEvent(JobEventTypes.JobStarted, null, new { });
+                }
+                change.SetStage(task.Stage);
+                change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
+                begun.Add(i);
             }
-            if (change.Job.Status == JobStatus.Queued)
+            if (begun.Count == 0)
             {
-                change.SetStatus(JobStatus.Running);
-                change.AddEvent(JobEventTypes.JobStarted, null, new { });
+                return works;
             }
-            change.SetStage(task.Stage);
-            change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
 
-            // The stage run's start and the stage's inputs: one round trip.
-            var definition = Pipeline.ByName[task.Stage];
-            await using var reads = await change.Connection.QueryMultipleAsync(
+            // The stage runs' starts and the stages' inputs (and earlier versions): one round trip.
+            var inputs = begun.SelectMany(i => Pipeline.ByName[tasks[i].Stage].Inputs.Append(tasks[i].Stage).Select(type => (tasks[i].JobId, Type: type))).ToList();
+            await using var reads = await changes[0].Connection.QueryMultipleAsync(
                 """
-                UPDATE stage_runs SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE job_id = @JobId AND stage = @Stage;
-                SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = @ProjectId;
-                SELECT DISTINCT ON (type) type, version, content, content_type, created_at FROM artifacts
-                WHERE job_id = @JobId AND type = ANY(@types) ORDER BY type, version DESC;
-                """, new { change.Job.ProjectId, task.JobId, task.Stage, types = definition.Inputs.Append(definition.Name).ToArray() }, change.Transaction);
-            var project = await reads.ReadSingleAsync<ProjectRow>();
-            var inputs = (await reads.ReadAsync<ArtifactRow>()).ToDictionary(a => a.Type);
-            inputs.Remove(definition.Name, out var previous);
-            return new StageWork(change.Job, project, definition, run.Attempts + 1, run.Notes, inputs, previous);
-        }, ct, stage: task.Stage, durable: false);
+                UPDATE stage_runs r SET status = 'running', attempts = r.attempts + 1, started_at = now(), error = NULL
+                FROM unnest(@jobIds, @stages) AS t(job_id, stage) WHERE r.job_id = ANY(@jobIds) AND r.job_id = t.job_id AND r.stage = t.stage;
+                SELECT project_id, name, requirements, metadata::text AS metadata, budget_usd, created_at, updated_at FROM projects WHERE project_id = ANY(@projectIds);
+                SELECT DISTINCT ON (a.job_id, a.type) a.job_id, a.type, a.version, a.content, a.content_type, a.created_at
+                FROM artifacts a JOIN unnest(@inputJobIds, @inputTypes) AS t(job_id, type) ON a.job_id = t.job_id AND a.type = t.type
+                WHERE a.job_id = ANY(@inputJobIds)
+                ORDER BY a.job_id, a.type, a.version DESC;
+                """,
+                new
+                {
+                    jobIds = begun.Select(i => tasks[i].JobId).ToArray(), stages = begun.Select(i => tasks[i].Stage).ToArray(),
+                    projectIds = begun.Select(i => changes[i].Job!.ProjectId).Distinct().ToArray(),
+                    inputJobIds = inputs.Select(x => x.JobId).ToArray(), inputTypes = inputs.Select(x => x.Type).ToArray(),
+                }, changes[0].Transaction);
+            var projects = (await reads.ReadAsync<ProjectRow>()).ToDictionary(p => p.ProjectId);
+            var artifacts = (await reads.ReadAsync<ArtifactRow>()).ToLookup(a => a.JobId);
+            foreach (var i in begun)
+            {
+                var (task, job, run) = (tasks[i], changes[i].Job!, changes[i].Run!);
+                var definition = Pipeline.ByName[task.Stage];
+                var stageInputs = artifacts[task.JobId].ToDictionary(a => a.Type);
+                stageInputs.Remove(definition.Name, out var previous);
+                works[i] = new StageWork(job, projects[job.ProjectId], definition, run.Attempts + 1, run.Notes, stageInputs, previous);
+            }
+            return works;
+        }, ct, durable: false);
 
     /// <summary>
-    /// Commits the stage's artifact and model calls, then moves the job on: approval after the PRD,
-    /// the next stages whose dependencies are all done, completion after delivery. A redelivered
-    /// task that already completed changes nothing. Returns false when the result was discarded.
+    /// Commits each stage's artifact, then moves its job on: approval after the PRD, the next
+    /// stages whose dependencies are all done, completion after delivery. A redelivered task that
+    /// already completed changes nothing. One transaction for the tasks (of distinct jobs); each
+    /// result is false when that task's result was discarded.
     /// </summary>
-    public Task<bool> CompleteStageAsync(TaskMessage task, string content, CancellationToken ct) =>
-        ChangeAsync("stage_complete", task.JobId, create: null, work: async change =>
+    public Task<bool[]> CompleteStagesAsync(IReadOnlyList<(StageResult Item, Caller Caller)> calls, CancellationToken ct) =>
+        ChangesAsync("stage_complete", [.. calls.Select(c => (c.Item.Task.JobId, (string?)c.Item.Task.Stage, (Caller?)c.Caller))], async changes =>
         {
-            var run = change.Run;
-            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId || run.Status != StageStatus.Running)
+            var results = calls.Select(c => c.Item).ToList();
+            var committed = new bool[results.Count];
+            var valid = Enumerable.Range(0, results.Count).Where(i =>
+                changes[i] is { Job: { } job, Run: { } run } && !JobStatus.IsTerminal(job.Status)
+                && run.TaskId == results[i].Task.TaskId && run.Status == StageStatus.Running).ToList();
+            if (valid.Count == 0)
             {
-                return false;
+                return committed;
             }
-            var definition = Pipeline.ByName[task.Stage];
-            // A stage between the PRD and delivery moves the job on to the stages it unblocks: the
-            // stage runs are read in the same round trip, after the stage's completion.
-            var movesOn = task.Stage != Pipeline.Prd && task.Stage != Pipeline.Stages[^1].Name;
-            int? version;
-            List<(string Stage, string Status)> stages = [];
-            await using (var results = await change.Connection.QueryMultipleAsync(
-                movesOn ? CompleteStageAndReadProgressSql : CompleteStageSql,
-                new { task.JobId, task.Stage, task.TaskId, content, definition.ContentType }, change.Transaction))
-            {
-                version = await results.ReadSingleOrDefaultAsync<int?>();
-                if (movesOn)
+            // A stage between the PRD and delivery moves its job on to the stages it unblocks: the
+            // stage runs are read in the same round trip, after the stages' completions.
+            static bool MovesOn(string stage) => stage != Pipeline.Prd && stage != Pipeline.Stages[^1].Name;
+            var movingOn = valid.Where(i => MovesOn(results[i].Task.Stage)).Select(i => results[i].Task.JobId).ToArray();
+            Dictionary<Guid, int> versions;
+            ILookup<Guid, (Guid JobId, string Stage, string Status)> progress;
+            await using (var reads = await changes[0].Connection.QueryMultipleAsync(
+                movingOn.Length > 0 ? CompleteStagesAndReadProgressSql : CompleteStagesSql,
+                new
                 {
-                    stages = (await results.ReadAsync<(string Stage, string Status)>()).AsList();
+                    jobIds = valid.Select(i => results[i].Task.JobId).ToArray(), stages = valid.Select(i => results[i].Task.Stage).ToArray(),
+                    taskIds = valid.Select(i => results[i].Task.TaskId).ToArray(), contents = valid.Select(i => results[i].Content).ToArray(),
+                    contentTypes = valid.Select(i => Pipeline.ByName[results[i].Task.Stage].ContentType).ToArray(), movingOn,
+                }, changes[0].Transaction))
+            {
+                versions = (await reads.ReadAsync<(Guid JobId, int Version)>()).ToDictionary(v => v.JobId, v => v.Version);
+                progress = movingOn.Length > 0 ? (await reads.ReadAsync<(Guid JobId, string Stage, string Status)>()).ToLookup(s => s.JobId) : EmptyProgress;
+            }
+
+            foreach (var i in valid)
+            {
+                var (task, change) = (results[i].Task, changes[i]);
+                if (!versions.TryGetValue(task.JobId, out var version))
+                {
+                    continue;
+                }
+                committed[i] = true;
+                change.AddEvent(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = Pipeline.ByName[task.Stage].AgentType });
+                if (task.Stage == Pipeline.Prd)
+                {
+                    change.SetStatus(JobStatus.WaitingForApproval);
+                    change.AddEvent(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
+                    continue;
+                }
+                if (!MovesOn(task.Stage))
+                {
+                    change.Finish(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
+                    continue;
+                }
+                var stages = progress[task.JobId].ToList();
+                var completed = stages.Where(s => s.Status == StageStatus.Completed).Select(s => s.Stage).ToHashSet();
+                var pending = stages.Where(s => s.Status == StageStatus.Pending).Select(s => s.Stage).ToHashSet();
+                foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
+                {
+                    await change.QueueStageAsync(next.Name);
                 }
             }
-            if (version is null)
-            {
-                return false;
-            }
-            change.AddEvent(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = definition.AgentType });
+            return committed;
+        }, ct);
 
-            if (task.Stage == Pipeline.Prd)
-            {
-                change.SetStatus(JobStatus.WaitingForApproval);
-                change.AddEvent(JobEventTypes.ApprovalRequested, Pipeline.Prd, new { prd_version = version });
-                return true;
-            }
-            if (!movesOn)
-            {
-                await change.FinishAsync(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
-                return true;
-            }
-            var completed = stages.Where(s => s.Status == StageStatus.Completed).Select(s => s.Stage).ToHashSet();
-            var pending = stages.Where(s => s.Status == StageStatus.Pending).Select(s => s.Stage).ToHashSet();
-            foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
-            {
-                await change.QueueStageAsync(next.Name);
-            }
-            return true;
-        }, ct, stage: task.Stage);
+    private static readonly ILookup<Guid, (Guid, string, string)> EmptyProgress = Array.Empty<(Guid, string, string)>().ToLookup(s => s.Item1);
 
-    // The stage completes only when this task's artifact was new (a redelivery inserts nothing).
-    private const string CompleteStageSql =
+    // A stage completes only when its task's artifact was new (a redelivery inserts nothing).
+    private const string CompleteStagesSql =
         """
-        WITH artifact AS (
+        WITH done AS (
+          SELECT * FROM unnest(@jobIds, @stages, @taskIds, @contents, @contentTypes) AS d(job_id, stage, task_id, content, content_type)),
+        artifact AS (
           INSERT INTO artifacts (job_id, type, version, task_id, content, content_type)
-          SELECT @JobId, @Stage, coalesce(max(version), 0) + 1, @TaskId, @content, @ContentType
-          FROM artifacts WHERE job_id = @JobId AND type = @Stage
+          SELECT d.job_id, d.stage, coalesce((SELECT max(a.version) FROM artifacts a WHERE a.job_id = d.job_id AND a.type = d.stage), 0) + 1,
+                 d.task_id, d.content, d.content_type
+          FROM done d
           ON CONFLICT (task_id) DO NOTHING
-          RETURNING version),
+          RETURNING job_id, type, version),
         stage AS (
-          UPDATE stage_runs SET status = 'completed', completed_at = now()
-          WHERE job_id = @JobId AND stage = @Stage AND EXISTS (SELECT FROM artifact))
-        SELECT version FROM artifact
+          UPDATE stage_runs r SET status = 'completed', completed_at = now() FROM artifact a
+          WHERE r.job_id = ANY(@jobIds) AND r.job_id = a.job_id AND r.stage = a.type)
+        SELECT job_id, version FROM artifact
         """;
 
-    private const string CompleteStageAndReadProgressSql =
-        CompleteStageSql + ";\nSELECT stage, status FROM stage_runs WHERE job_id = @JobId AND status IN ('completed', 'pending')";
+    private const string CompleteStagesAndReadProgressSql =
+        CompleteStagesSql + ";\nSELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY(@movingOn) AND status IN ('completed', 'pending')";
 
     /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
     public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
@@ -337,7 +389,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 return true;
             }
             change.AddEvent(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = errorCode, error });
-            await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
+            change.Finish(JobStatus.Failed, JobEventTypes.JobFailed, errorCode, $"{task.Stage}: {error}");
             return true;
         }, ct, stage: task.Stage);
 
@@ -357,7 +409,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 "UPDATE stage_runs SET status = 'failed', error = @error, completed_at = now() WHERE job_id = @JobId AND stage = @Stage",
                 new { task.JobId, task.Stage, error = $"budget_exceeded: {message}" }, change.Transaction);
             change.AddEvent(JobEventTypes.StageFailed, task.Stage, new { attempt = run.Attempts, error_code = BudgetExceeded, error = message });
-            await change.FinishAsync(JobStatus.Failed, JobEventTypes.JobFailed, BudgetExceeded, $"{task.Stage}: {message}");
+            change.Finish(JobStatus.Failed, JobEventTypes.JobFailed, BudgetExceeded, $"{task.Stage}: {message}");
             return true;
         }, ct, stage: task.Stage);
 
@@ -493,53 +545,77 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     /// <summary>
     /// Runs <paramref name="work"/> on the locked job (with <paramref name="stage"/>'s run read in the
-    /// same round trip when given). A change that is not <paramref name="durable"/> commits without
-    /// waiting for the WAL flush: only for changes a Postgres crash may undo because the task that
-    /// made them is still unacknowledged in Redis and runs again (see stage_begin).
+    /// same round trip when given), or on the job <paramref name="create"/> made.
     /// </summary>
-    private async Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct,
-        string? stage = null, bool durable = true)
+    private Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct,
+        string? stage = null) =>
+        ChangesAsync(queryType, [(jobId, stage, null)], changes => work(changes[0]), ct, create: create);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the locked jobs of <paramref name="targets"/> (distinct jobs,
+    /// locked in id order, so that two such transactions never deadlock), one change per target in
+    /// the same order. A target's caller, when given, is where its change's log lines are written
+    /// and the parent of the spans of the tasks it queues (a batch runs outside its callers). A change that is not <paramref name="durable"/> commits without waiting for
+    /// the WAL flush: only for changes a Postgres crash may undo because the tasks that made them
+    /// are still unacknowledged in Redis and run again (see stage_begin).
+    /// </summary>
+    private async Task<T> ChangesAsync<T>(string queryType, IReadOnlyList<(Guid JobId, string? Stage, Caller? Caller)> targets, Func<IReadOnlyList<JobChange>, Task<T>> work,
+        CancellationToken ct, bool durable = true, Func<JobChange, Task>? create = null)
     {
-        JobChange? committed = null;
+        IReadOnlyList<JobChange> changes = [];
+        long[] outboxIds = [];
         var result = await db.InTransactionAsync(queryType, async (connection, transaction) =>
         {
-            var change = new JobChange(connection, transaction, router);
             if (create is not null)
             {
-                await create(change);
+                var created = new JobChange(connection, transaction, router);
+                await create(created);
+                changes = [created];
             }
-            if (change.Job is null)
+            else
             {
-                await change.LockAsync(jobId, stage, durable);
+                changes = await JobChange.LockAsync(connection, transaction, router, targets, durable);
             }
-            var value = await work(change);
-            await change.WriteAsync();
-            committed = change;
+            var value = await work(changes);
+            outboxIds = await JobChange.WriteAsync(changes);
             return value;
         }, ct);
 
-        var done = committed!;
-        if (done.Finished is { } finished)
+        foreach (var (status, duration) in changes.Select(c => c.Finished).OfType<(string, TimeSpan)>())
         {
-            metrics.JobsCompleted.Add(1, new KeyValuePair<string, object?>("status", finished.Status));
-            metrics.JobDuration.Record(finished.Duration.TotalSeconds);
+            metrics.JobsCompleted.Add(1, new KeyValuePair<string, object?>("status", status));
+            metrics.JobDuration.Record(duration.TotalSeconds);
         }
-        if (done.Events.Count > 0)
+        foreach (var change in changes.Where(c => c.Events.Count > 0))
         {
-            foreach (var e in done.Events)
+            void Log()
             {
-                LogJobEvent(e.Type, e.JobId, done.Job?.ProjectId, e.Stage, e.Seq);
+                foreach (var e in change.Events)
+                {
+                    LogJobEvent(e.Type, e.JobId, change.Job!.ProjectId, e.Stage, e.Seq);
+                }
             }
-            await PublishQuietlyAsync(done.Events);
+            if (change.Caller is { } caller)
+            {
+                caller.Run(Log);
+            }
+            else
+            {
+                Log();
+            }
         }
-        if (done.OutboxIds.Count > 0)
+        if (changes.Any(c => c.Events.Count > 0))
         {
-            await outbox.HandOffAsync(done.OutboxIds, CancellationToken.None);
+            await PublishQuietlyAsync(changes.SelectMany(c => c.Events));
+        }
+        if (outboxIds.Length > 0)
+        {
+            await outbox.HandOffAsync(outboxIds, CancellationToken.None);
         }
         return result;
     }
 
-    private async Task PublishQuietlyAsync(IReadOnlyList<JobEvent> events)
+    private async Task PublishQuietlyAsync(IEnumerable<JobEvent> events)
     {
         try
         {
@@ -563,10 +639,11 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     private partial void LogPublishFailed(string error);
 
     /// <summary>
-    /// The open transaction of one change to one job, with what it queued and emitted. Reads and
-    /// conditional writes run at once; the job row's new state, its events and the tasks it queues
-    /// are kept and written by <see cref="WriteAsync"/> in one statement just before the commit:
-    /// one version of the job row per change, one round trip for all of them.
+    /// The open transaction's change to one job, with what it queued and emitted; a transaction
+    /// may change several jobs (one change each). Reads and conditional writes run at once; the
+    /// jobs' new states, their events and the tasks they queue are kept and written by
+    /// <see cref="WriteAsync"/> in one statement just before the commit: one version of each job
+    /// row per transaction, one round trip for all of them.
     /// </summary>
     private sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router)
     {
@@ -584,40 +661,69 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         private readonly List<(TaskMessage Task, string? Notes, string Queue)> _queued = [];
         private bool _requiresGpu;
         // The job row's new values; null leaves a column as it is. _ended: true finishes the job
-        // (error columns and completed_at set), false reopens it (cleared).
+        // (error columns and completed_at set, open stages canceled), false reopens it (cleared).
         private string? _newStatus, _newStage, _errorCode, _errorMessage;
         private bool? _ended;
 
-        /// <summary>The outbox rows of the tasks this change queued, once <see cref="WriteAsync"/> ran.</summary>
-        public IReadOnlyCollection<long> OutboxIds { get; private set; } = [];
         public (string Status, TimeSpan Duration)? Finished { get; private set; }
 
         public StageRunRow? Run { get; private set; }
+
+        /// <summary>Who asked for this change when it is part of a batch.</summary>
+        public Caller? Caller { get; private init; }
 
         /// <summary>A job this transaction created: nobody else can see it before the commit.</summary>
         public void Adopt(JobRow job, bool requiresGpu) => (Job, Status, _requiresGpu) = (job, job.Status, requiresGpu);
 
         /// <summary>
         /// Sent first in a change's first batch. Every statement of a change finds its rows by
-        /// primary key, so one plan per statement serves all parameters; left to decide, Postgres
-        /// plans the unnest() statements anew on every execution (an array parameter's length
-        /// changes the estimate), which took a fifth of its CPU under POST load.
+        /// key, so one plan per statement serves all parameters; left to decide, Postgres plans
+        /// the unnest() statements anew on every execution (an array parameter's length changes
+        /// the estimate), which took a fifth of its CPU under POST load. A generic plan is kept
+        /// for the connection's life, and one made while the tables were small scans them whole
+        /// (measured: every job creation scanned jobs, before any autoanalyze), so these
+        /// statements must use their indexes whatever the tables' size at planning; those that
+        /// join a table to unnest() also filter it by `= ANY(ids)`, the index's own condition.
         /// </summary>
-        public const string GenericPlans = "SET LOCAL plan_cache_mode TO force_generic_plan;\n";
+        public const string KeyLookupPlans = "SET LOCAL plan_cache_mode TO force_generic_plan;\nSET LOCAL enable_seqscan TO off;\n";
 
-        public async Task LockAsync(Guid jobId, string? stage, bool durable)
+        /// <summary>
+        /// Locks the jobs of <paramref name="targets"/> in id order and reads, under the locks, their
+        /// event numbers, routing and the named stage runs: one round trip. A change's Job is null
+        /// when its job does not exist.
+        /// </summary>
+        public static async Task<IReadOnlyList<JobChange>> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router,
+            IReadOnlyList<(Guid JobId, string? Stage, Caller? Caller)> targets, bool durable)
         {
-            // One round trip: the statements run in order, so the rest is read under the lock.
-            await using var results = await Connection.QueryMultipleAsync(
-                GenericPlans + (durable ? "" : Database.AsyncCommit)
-                + $"SELECT {JobColumns} FROM jobs WHERE job_id = @jobId FOR UPDATE;\n"
-                + "SELECT j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = @jobId;\n"
-                + (stage is null ? "" : $"SELECT {StageColumns} FROM stage_runs WHERE job_id = @jobId AND stage = @stage;"),
-                new { jobId, stage }, Transaction);
-            Job = await results.ReadSingleOrDefaultAsync<JobRow>();
-            (_eventSeq, _requiresGpu) = await results.ReadSingleOrDefaultAsync<(int, bool)>();
-            Run = stage is null ? null : await results.ReadSingleOrDefaultAsync<StageRunRow>();
-            Status = Job?.Status;
+            if (targets.DistinctBy(t => t.JobId).Count() != targets.Count)
+            {
+                throw new ArgumentException("one change per job and transaction", nameof(targets));
+            }
+            var withStage = targets.Where(t => t.Stage is not null).ToList();
+            // The statements run in order, so the rest is read under the locks.
+            await using var results = await connection.QueryMultipleAsync(
+                KeyLookupPlans + (durable ? "" : Database.AsyncCommit)
+                + $"SELECT {JobColumns} FROM jobs WHERE job_id = ANY(@jobIds) ORDER BY job_id FOR UPDATE;\n"
+                + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = ANY(@jobIds);\n"
+                + (withStage.Count == 0 ? "" :
+                    $"SELECT s.job_id, {StageColumns.Replace("stage, ", "s.stage, ", StringComparison.Ordinal)} FROM stage_runs s "
+                    + "JOIN unnest(@runJobIds, @runStages) AS t(job_id, stage) ON s.job_id = t.job_id AND s.stage = t.stage WHERE s.job_id = ANY(@runJobIds);"),
+                new
+                {
+                    jobIds = targets.Select(t => t.JobId).ToArray(),
+                    runJobIds = withStage.Select(t => t.JobId).ToArray(), runStages = withStage.Select(t => t.Stage).ToArray(),
+                }, transaction);
+            var jobs = (await results.ReadAsync<JobRow>()).ToDictionary(j => j.JobId);
+            var seqs = (await results.ReadAsync<(Guid JobId, int EventSeq, bool RequiresGpu)>()).ToDictionary(r => r.JobId);
+            var runs = withStage.Count == 0 ? [] : (await results.ReadAsync<StageRunRow>()).ToDictionary(r => r.JobId);
+            return [.. targets.Select(t =>
+            {
+                var change = new JobChange(connection, transaction, router) { Job = jobs.GetValueOrDefault(t.JobId), Caller = t.Caller };
+                change.Status = change.Job?.Status;
+                (_, change._eventSeq, change._requiresGpu) = seqs.GetValueOrDefault(t.JobId);
+                change.Run = t.Stage is null ? null : runs.GetValueOrDefault(t.JobId);
+                return change;
+            })];
         }
 
         /// <summary>The job's new status (running also sets started_at the first time).</summary>
@@ -626,14 +732,12 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         /// <summary>The stage the job is at, as GET /api/jobs/{id} shows it.</summary>
         public void SetStage(string stage) => _newStage = stage;
 
-        public async Task FinishAsync(string status, string eventType, string? errorCode, string? message)
+        /// <summary>The job ends: its stages still pending, queued or running are canceled with the write.</summary>
+        public void Finish(string status, string eventType, string? errorCode, string? message)
         {
-            await Connection.ExecuteAsync(
-                "UPDATE stage_runs SET status = 'canceled' WHERE job_id = @JobId AND status IN ('pending', 'queued', 'running')",
-                new { Job!.JobId }, Transaction);
             SetStatus(status);
             (_ended, _errorCode, _errorMessage) = (true, errorCode, message);
-            Finished = (status, DateTime.UtcNow - Job.CreatedAt);
+            Finished = (status, DateTime.UtcNow - Job!.CreatedAt);
             AddEvent(eventType, null, new { status, error_code = errorCode, message });
         }
 
@@ -647,11 +751,12 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public async Task QueueStageAsync(string stage, string? notes = null)
         {
             // The producer span of the task; its context travels in the message (traceparent) and
-            // becomes the parent of the worker's "consume {stage}" span.
-            using var enqueue = AgentBusTracing.Source.StartActivity($"enqueue {stage}", ActivityKind.Producer);
+            // becomes the parent of the worker's "consume {stage}" span. Its parent is the caller's
+            // span: the current one, or for a batched change the span of the task that asked.
+            using var enqueue = AgentBusTracing.Source.StartActivity($"enqueue {stage}", ActivityKind.Producer, Caller?.SpanContext ?? default);
             enqueue?.SetTag("job.id", Job!.JobId).SetTag("project.id", Job.ProjectId).SetTag("stage", stage)
                 .SetTag("messaging.system", "redis").SetTag("messaging.operation.type", "create");
-            var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, Activity.Current?.Id);
+            var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, enqueue?.Id ?? (Caller is null ? Activity.Current : Caller.Span)?.Id);
             var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage, _requiresGpu);
             enqueue?.SetTag("messaging.destination.name", queue);
             _queued.Add((task, notes, queue));
@@ -665,62 +770,88 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public void AddEvent(string type, string? stage, object data) =>
             _pendingEvents.Add((++_eventSeq, type, stage, JsonSerializer.Serialize(data)));
 
-        private const string WriteJobAndEvents =
+        private bool HasWrites => _pendingEvents.Count > 0 || _newStatus is not null || _newStage is not null || _queued.Count > 0;
+
+        private const string WriteJobsAndEvents =
             """
             WITH job AS (
-              UPDATE jobs SET event_seq = @last, updated_at = now(),
-                status = coalesce(@status, status),
-                stage = coalesce(@stage, stage),
-                started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, now()) ELSE started_at END,
-                error_code = CASE WHEN @ended IS NULL THEN error_code ELSE @errorCode END,
-                error_message = CASE WHEN @ended IS NULL THEN error_message ELSE @errorMessage END,
-                completed_at = CASE WHEN @ended IS NULL THEN completed_at WHEN @ended THEN now() END
-              WHERE job_id = @JobId),
+              UPDATE jobs j SET event_seq = w.last, updated_at = now(),
+                status = coalesce(w.status, j.status),
+                stage = coalesce(w.stage, j.stage),
+                started_at = CASE WHEN w.status = 'running' THEN coalesce(j.started_at, now()) ELSE j.started_at END,
+                error_code = CASE WHEN w.ended IS NULL THEN j.error_code ELSE w.error_code END,
+                error_message = CASE WHEN w.ended IS NULL THEN j.error_message ELSE w.error_message END,
+                completed_at = CASE WHEN w.ended IS NULL THEN j.completed_at WHEN w.ended THEN now() END
+              FROM unnest(@jobIds, @lasts, @statuses, @jobStages, @endeds, @errorCodes, @errorMessages)
+                AS w(job_id, last, status, stage, ended, error_code, error_message)
+              WHERE j.job_id = ANY(@jobIds) AND j.job_id = w.job_id),
             events AS (
               INSERT INTO job_events (job_id, seq, type, stage, data)
-              SELECT @JobId, e.seq, e.type, e.stage, e.data::jsonb FROM unnest(@seqs, @types, @stages, @data) AS e(seq, type, stage, data))
+              SELECT e.job_id, e.seq, e.type, e.stage, e.data::jsonb FROM unnest(@eventJobIds, @seqs, @types, @stages, @data) AS e(job_id, seq, type, stage, data))
             """;
 
-        // The queued stages and their tasks (the outbox rows), when the change queued any.
+        // The open stages of the jobs that ended.
+        private const string WriteCanceledStages =
+            """
+            ,
+            canceled AS (
+              UPDATE stage_runs SET status = 'canceled' WHERE job_id = ANY(@endedJobIds) AND status IN ('pending', 'queued', 'running'))
+            """;
+
+        // The queued stages and their tasks (the outbox rows).
         private const string WriteQueuedStages =
             $"""
             ,
             queued AS (
               UPDATE stage_runs r SET status = 'queued', task_id = q.task_id, notes = q.notes, queued_at = now(), completed_at = NULL, error = NULL
-              FROM unnest(@queuedStages, @outboxTaskIds, @queuedNotes) AS q(stage, task_id, notes)
-              WHERE r.job_id = @JobId AND r.stage = q.stage),
+              FROM unnest(@outboxJobIds, @queuedStages, @outboxTaskIds, @queuedNotes) AS q(job_id, stage, task_id, notes)
+              WHERE r.job_id = ANY(@outboxJobIds) AND r.job_id = q.job_id AND r.stage = q.stage),
             outbox AS ({Outbox.AddSql})
             """;
 
-        private const string WriteJobSql = WriteJobAndEvents + "\nSELECT now(), NULL::bigint[]";
-        private const string WriteAllSql = WriteJobAndEvents + WriteQueuedStages + "\nSELECT now(), (SELECT array_agg(id) FROM outbox)";
-
-        /// <summary>The job row, the events and the queued tasks of this change: one statement.</summary>
-        public async Task WriteAsync()
+        /// <summary>
+        /// The job rows, the events and the queued tasks of the changes: one statement. Returns the
+        /// outbox rows of the queued tasks.
+        /// </summary>
+        public static async Task<long[]> WriteAsync(IReadOnlyList<JobChange> changes)
         {
-            if (_pendingEvents.Count == 0 && _newStatus is null && _newStage is null && _queued.Count == 0)
+            var writes = changes.Where(c => c.HasWrites).ToList();
+            if (writes.Count == 0)
             {
-                return;
+                return [];
             }
+            var events = writes.SelectMany(c => c._pendingEvents.Select(e => (c.Job!.JobId, e))).ToList();
+            var queued = writes.SelectMany(c => c._queued).ToList();
+            var ended = writes.Where(c => c._ended == true).Select(c => c.Job!.JobId).ToArray();
             var parameters = new DynamicParameters(new
             {
-                Job!.JobId, last = _eventSeq, status = _newStatus, stage = _newStage, ended = _ended, errorCode = _errorCode, errorMessage = _errorMessage,
-                seqs = _pendingEvents.Select(e => e.Seq).ToArray(), types = _pendingEvents.Select(e => e.Type).ToArray(),
-                stages = _pendingEvents.Select(e => e.Stage).ToArray(), data = _pendingEvents.Select(e => e.Json).ToArray(),
+                jobIds = writes.Select(c => c.Job!.JobId).ToArray(), lasts = writes.Select(c => c._eventSeq).ToArray(),
+                statuses = writes.Select(c => c._newStatus).ToArray(), jobStages = writes.Select(c => c._newStage).ToArray(),
+                endeds = writes.Select(c => c._ended).ToArray(),
+                errorCodes = writes.Select(c => c._errorCode).ToArray(), errorMessages = writes.Select(c => c._errorMessage).ToArray(),
+                eventJobIds = events.Select(e => e.JobId).ToArray(), seqs = events.Select(e => e.e.Seq).ToArray(),
+                types = events.Select(e => e.e.Type).ToArray(), stages = events.Select(e => e.e.Stage).ToArray(), data = events.Select(e => e.e.Json).ToArray(),
+                endedJobIds = ended,
             });
-            if (_queued.Count > 0)
+            if (queued.Count > 0)
             {
-                parameters.AddDynamicParams(new { queuedStages = _queued.Select(q => q.Task.Stage).ToArray(), queuedNotes = _queued.Select(q => q.Notes).ToArray() });
-                parameters.AddDynamicParams(Outbox.AddParameters(_queued.Select(q => (q.Queue, q.Task))));
+                parameters.AddDynamicParams(new { queuedStages = queued.Select(q => q.Task.Stage).ToArray(), queuedNotes = queued.Select(q => q.Notes).ToArray() });
+                parameters.AddDynamicParams(Outbox.AddParameters(queued.Select(q => (q.Queue, q.Task))));
             }
+            var sql = WriteJobsAndEvents + (ended.Length > 0 ? WriteCanceledStages : "") + (queued.Count > 0 ? WriteQueuedStages : "")
+                + (queued.Count > 0 ? "\nSELECT now(), (SELECT array_agg(id) FROM outbox)" : "\nSELECT now(), NULL::bigint[]");
             // now() is the transaction's start: the created_at of every event below.
-            var (createdAt, outboxIds) = await Connection.QuerySingleAsync<(DateTime, long[]?)>(_queued.Count > 0 ? WriteAllSql : WriteJobSql, parameters, Transaction);
-            OutboxIds = outboxIds ?? [];
-            foreach (var e in _pendingEvents)
+            var first = writes[0];
+            var (createdAt, outboxIds) = await first.Connection.QuerySingleAsync<(DateTime, long[]?)>(sql, parameters, first.Transaction);
+            foreach (var change in writes)
             {
-                Events.Add(new JobEvent(Job.JobId, e.Seq, e.Type, e.Stage, JsonSerializer.Deserialize<JsonElement>(e.Json), new DateTimeOffset(createdAt, TimeSpan.Zero)));
+                foreach (var e in change._pendingEvents)
+                {
+                    change.Events.Add(new JobEvent(change.Job!.JobId, e.Seq, e.Type, e.Stage, JsonSerializer.Deserialize<JsonElement>(e.Json), new DateTimeOffset(createdAt, TimeSpan.Zero)));
+                }
+                change._pendingEvents.Clear();
             }
-            _pendingEvents.Clear();
+            return outboxIds ?? [];
         }
     }
 }

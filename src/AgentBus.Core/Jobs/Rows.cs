@@ -29,6 +29,8 @@ public sealed class JobRow
 
 public sealed class StageRunRow
 {
+    /// <summary>Read only where rows of several jobs come back together.</summary>
+    public Guid JobId { get; init; }
     public string Stage { get; init; } = "";
     public string AgentType { get; init; } = "";
     public string Status { get; init; } = "";
@@ -43,6 +45,8 @@ public sealed class StageRunRow
 
 public sealed class ArtifactRow
 {
+    /// <summary>Read only where rows of several jobs come back together.</summary>
+    public Guid JobId { get; init; }
     public string Type { get; init; } = "";
     public int Version { get; init; }
     public string Content { get; init; } = "";
@@ -64,6 +68,9 @@ public sealed class ArtifactSummary
 public sealed record StageWork(
     JobRow Job, ProjectRow Project, StageDefinition Stage, int Attempt, string? Notes,
     IReadOnlyDictionary<string, ArtifactRow> Inputs, ArtifactRow? PreviousVersion);
+
+/// <summary>What a stage's task produced, to be committed.</summary>
+public sealed record StageResult(Queue.TaskMessage Task, string Content);
 
 /// <summary>One model call as recorded in llm_calls; a null cost means the model has no price.</summary>
 public sealed record LlmCallRecord(

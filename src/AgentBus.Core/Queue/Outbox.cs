@@ -18,7 +18,7 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
 {
     /// <summary>
     /// Inserts tasks into the outbox; a statement of its own or a CTE of a larger one. Its
-    /// parameters come from <see cref="AddParameters"/> (@outboxTaskIds is one of them).
+    /// parameters come from <see cref="AddParameters"/> (@outboxJobIds and @outboxTaskIds among them).
     /// </summary>
     public const string AddSql =
         """

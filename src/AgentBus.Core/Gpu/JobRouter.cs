@@ -33,18 +33,22 @@ public sealed partial class JobRouter(Database db, GpuNodeRegistry nodes, ILogge
     }
 
     /// <summary>
-    /// Stores a new job's routing decision; part of the statement batch that creates the job, with
-    /// @jobId and the parameters of <see cref="RecordParameters"/>.
+    /// Stores new jobs' routing decisions; part of the statement batch that creates the jobs, with
+    /// @jobIds and the parameters of <see cref="RecordParameters"/> in the same order.
     /// </summary>
     public const string RecordSql =
-        "INSERT INTO job_routing (job_id, requires_gpu, confidence, reasons, queue) VALUES (@jobId, @routingRequiresGpu, @routingConfidence, @routingReasons::jsonb, @routingQueue)";
+        """
+        INSERT INTO job_routing (job_id, requires_gpu, confidence, reasons, queue)
+          SELECT r.job_id, r.requires_gpu, r.confidence, r.reasons::jsonb, r.queue
+          FROM unnest(@jobIds, @routingRequiresGpu, @routingConfidence, @routingReasons, @routingQueue) AS r(job_id, requires_gpu, confidence, reasons, queue)
+        """;
 
-    public static object RecordParameters(GpuDetection decision) => new
+    public static object RecordParameters(IReadOnlyList<GpuDetection> decisions) => new
     {
-        routingRequiresGpu = decision.RequiresGpu,
-        routingConfidence = decision.Confidence,
-        routingReasons = JsonSerializer.Serialize(decision.Reasons),
-        routingQueue = decision.RequiresGpu ? TaskQueue.Gpu : TaskQueue.Cpu,
+        routingRequiresGpu = decisions.Select(d => d.RequiresGpu).ToArray(),
+        routingConfidence = decisions.Select(d => d.Confidence).ToArray(),
+        routingReasons = decisions.Select(d => JsonSerializer.Serialize(d.Reasons)).ToArray(),
+        routingQueue = decisions.Select(d => d.RequiresGpu ? TaskQueue.Gpu : TaskQueue.Cpu).ToArray(),
     };
 
     /// <summary>

@@ -111,42 +111,64 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     // ---- Creation ----------------------------------------------------------------------------
 
-    /// <summary>Project, job, its stage runs, its routing, the first task and the job_created event: one transaction.</summary>
+    /// <summary>
+    /// Project, job, its stage runs, its routing, the first task and the job_created event: one
+    /// transaction, shared with the creations that arrive while another batch commits.
+    /// </summary>
     public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu, CancellationToken ct)
     {
-        var projectId = Guid.CreateVersion7();
-        var jobId = Guid.CreateVersion7();
-        await ChangeAsync("job_create", jobId, create: async change =>
+        ct.ThrowIfCancellationRequested();
+        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu);
+        var creations = LazyInitializer.EnsureInitialized(ref _creations, () => new GroupCommit<NewProject, bool>("job_create", p => p.JobId, CreateAllAsync));
+        await creations.RunAsync(project);
+        metrics.JobsCreated.Add(1);
+        Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
+        return (project.ProjectId, project.JobId);
+    }
+
+    private GroupCommit<NewProject, bool>? _creations;
+
+    private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu);
+
+    private Task<bool[]> CreateAllAsync(IReadOnlyList<(NewProject Item, Caller Caller)> calls) =>
+        ChangesAsync("job_create", async (connection, transaction) =>
         {
-            // One round trip; the new job row comes back, so it needs no locking read.
+            // One round trip; the new job rows come back, so they need no locking read.
+            var projects = calls.Select(c => c.Item).ToList();
+            var routings = projects.Select(p => JobRouter.Decide(p.Name, p.Requirements, p.RequiresGpu)).ToList();
             var parameters = new DynamicParameters(new
             {
-                projectId, name, requirements, metadataJson, budgetUsd, jobId,
-                traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
+                projectIds = projects.Select(p => p.ProjectId).ToArray(), names = projects.Select(p => p.Name).ToArray(),
+                requirements = projects.Select(p => p.Requirements).ToArray(), metadata = projects.Select(p => p.MetadataJson).ToArray(),
+                budgets = projects.Select(p => p.BudgetUsd).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
+                traceParents = calls.Select(c => c.Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
                 stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                 agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
             });
-            var routing = JobRouter.Decide(name, requirements, requiresGpu);
-            parameters.AddDynamicParams(JobRouter.RecordParameters(routing));
-            change.Adopt(await change.Connection.QuerySingleAsync<JobRow>(
+            parameters.AddDynamicParams(JobRouter.RecordParameters(routings));
+            var jobs = (await connection.QueryAsync<JobRow>(
                 $"""
                 {JobChange.KeyLookupPlans}
-                INSERT INTO projects (project_id, name, requirements, metadata, budget_usd) VALUES (@projectId, @name, @requirements, @metadataJson::jsonb, @budgetUsd);
-                INSERT INTO jobs (job_id, project_id, status, stage, traceparent) VALUES (@jobId, @projectId, 'queued', 'prd', @traceParent) RETURNING {JobColumns};
+                INSERT INTO projects (project_id, name, requirements, metadata, budget_usd)
+                  SELECT p.project_id, p.name, p.requirements, p.metadata::jsonb, p.budget_usd
+                  FROM unnest(@projectIds, @names, @requirements, @metadata, @budgets) AS p(project_id, name, requirements, metadata, budget_usd);
+                INSERT INTO jobs (job_id, project_id, status, stage, traceparent)
+                  SELECT j.job_id, j.project_id, 'queued', 'prd', j.traceparent FROM unnest(@jobIds, @projectIds, @traceParents) AS j(job_id, project_id, traceparent)
+                  RETURNING {JobColumns};
                 INSERT INTO stage_runs (job_id, stage, agent_type, status)
-                  SELECT @jobId, s.stage, s.agent_type, 'pending' FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
+                  SELECT j.job_id, s.stage, s.agent_type, 'pending' FROM unnest(@jobIds) AS j(job_id) CROSS JOIN unnest(@stages, @agentTypes) AS s(stage, agent_type);
                 {JobRouter.RecordSql};
-                """, parameters, change.Transaction), routing.RequiresGpu);
-        }, work: async change =>
+                """, parameters, transaction)).ToDictionary(j => j.JobId);
+            return [.. calls.Select((c, i) => JobChange.Created(connection, transaction, router, jobs[c.Item.JobId], routings[i].RequiresGpu, c.Caller))];
+        }, async changes =>
         {
-            change.AddEvent(JobEventTypes.JobCreated, null, new { project_id = projectId, name });
-            await change.QueueStageAsync(Pipeline.Prd);
-            return true;
-        }, ct);
-        metrics.JobsCreated.Add(1);
-        Activity.Current?.SetTag("job.id", jobId).SetTag("project.id", projectId);
-        return (projectId, jobId);
-    }
+            for (var i = 0; i < calls.Count; i++)
+            {
+                changes[i].AddEvent(JobEventTypes.JobCreated, null, new { project_id = calls[i].Item.ProjectId, name = calls[i].Item.Name });
+                await changes[i].QueueStageAsync(Pipeline.Prd);
+            }
+            return calls.Select(_ => true).ToArray();
+        }, CancellationToken.None);
 
     // ---- Operator actions --------------------------------------------------------------------
 
@@ -186,7 +208,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
     {
         using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
-        var result = await ChangeAsync(queryType, jobId, create: null, work: async change =>
+        var result = await ChangeAsync(queryType, jobId, work: async change =>
         {
             if (change.Job is null)
             {
@@ -373,7 +395,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
     public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
-        ChangeAsync("stage_fail", task.JobId, create: null, work: async change =>
+        ChangeAsync("stage_fail", task.JobId, work: async change =>
         {
             var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
@@ -398,7 +420,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     /// budget_exceeded, to be resumed once the budget is raised.
     /// </summary>
     public Task<bool> StopForBudgetAsync(TaskMessage task, string message, CancellationToken ct) =>
-        ChangeAsync("stage_budget_stop", task.JobId, create: null, work: async change =>
+        ChangeAsync("stage_budget_stop", task.JobId, work: async change =>
         {
             var run = change.Run;
             if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
@@ -422,7 +444,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     public async Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct)
     {
         using var span = StartInJobTrace("job_resume", await FindJobTraceAsync(jobId, ct));
-        return await ChangeAsync("job_resume", jobId, create: null, work: async change =>
+        return await ChangeAsync("job_resume", jobId, work: async change =>
         {
             if (change.Job is null)
             {
@@ -545,37 +567,37 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
 
     /// <summary>
     /// Runs <paramref name="work"/> on the locked job (with <paramref name="stage"/>'s run read in the
-    /// same round trip when given), or on the job <paramref name="create"/> made.
+    /// same round trip when given).
     /// </summary>
-    private Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task>? create, Func<JobChange, Task<T>> work, CancellationToken ct,
-        string? stage = null) =>
-        ChangesAsync(queryType, [(jobId, stage, null)], changes => work(changes[0]), ct, create: create);
+    private Task<T> ChangeAsync<T>(string queryType, Guid jobId, Func<JobChange, Task<T>> work, CancellationToken ct, string? stage = null) =>
+        ChangesAsync(queryType, [(jobId, stage, null)], changes => work(changes[0]), ct);
 
     /// <summary>
     /// Runs <paramref name="work"/> on the locked jobs of <paramref name="targets"/> (distinct jobs,
     /// locked in id order, so that two such transactions never deadlock), one change per target in
-    /// the same order. A target's caller, when given, is where its change's log lines are written
-    /// and the parent of the spans of the tasks it queues (a batch runs outside its callers). A change that is not <paramref name="durable"/> commits without waiting for
+    /// the same order. A change that is not <paramref name="durable"/> commits without waiting for
     /// the WAL flush: only for changes a Postgres crash may undo because the tasks that made them
     /// are still unacknowledged in Redis and run again (see stage_begin).
     /// </summary>
-    private async Task<T> ChangesAsync<T>(string queryType, IReadOnlyList<(Guid JobId, string? Stage, Caller? Caller)> targets, Func<IReadOnlyList<JobChange>, Task<T>> work,
-        CancellationToken ct, bool durable = true, Func<JobChange, Task>? create = null)
+    private Task<T> ChangesAsync<T>(string queryType, IReadOnlyList<(Guid JobId, string? Stage, Caller? Caller)> targets, Func<IReadOnlyList<JobChange>, Task<T>> work,
+        CancellationToken ct, bool durable = true) =>
+        ChangesAsync(queryType, (connection, transaction) => JobChange.LockAsync(connection, transaction, router, targets, durable), work, ct);
+
+    /// <summary>
+    /// The transaction every change goes through: <paramref name="open"/> locks (or creates) the
+    /// jobs, <paramref name="work"/> changes them, their rows, events and tasks are written, and
+    /// after the commit the events are logged and published and the tasks handed to Redis. A
+    /// change's caller, when it has one, is where its log lines are written and the parent of the
+    /// spans of the tasks it queues (a batch runs outside its callers).
+    /// </summary>
+    private async Task<T> ChangesAsync<T>(string queryType, Func<NpgsqlConnection, NpgsqlTransaction, Task<IReadOnlyList<JobChange>>> open,
+        Func<IReadOnlyList<JobChange>, Task<T>> work, CancellationToken ct)
     {
         IReadOnlyList<JobChange> changes = [];
         long[] outboxIds = [];
         var result = await db.InTransactionAsync(queryType, async (connection, transaction) =>
         {
-            if (create is not null)
-            {
-                var created = new JobChange(connection, transaction, router);
-                await create(created);
-                changes = [created];
-            }
-            else
-            {
-                changes = await JobChange.LockAsync(connection, transaction, router, targets, durable);
-            }
+            changes = await open(connection, transaction);
             var value = await work(changes);
             outboxIds = await JobChange.WriteAsync(changes);
             return value;
@@ -673,7 +695,8 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
         public Caller? Caller { get; private init; }
 
         /// <summary>A job this transaction created: nobody else can see it before the commit.</summary>
-        public void Adopt(JobRow job, bool requiresGpu) => (Job, Status, _requiresGpu) = (job, job.Status, requiresGpu);
+        public static JobChange Created(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router, JobRow job, bool requiresGpu, Caller? caller) =>
+            new(connection, transaction, router) { Job = job, Status = job.Status, _requiresGpu = requiresGpu, Caller = caller };
 
         /// <summary>
         /// Sent first in a change's first batch. Every statement of a change finds its rows by

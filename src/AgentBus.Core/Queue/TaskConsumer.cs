@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using AgentBus.Agents;
+using AgentBus.Data;
 using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Llm;
@@ -37,8 +38,8 @@ public sealed partial class TaskConsumer(
 
     // The running tasks' starts and results are committed in batches (group commit); made before
     // the first task starts.
-    private StageBatcher<TaskMessage, StageWork?> _begins = null!;
-    private StageBatcher<StageResult, bool> _completions = null!;
+    private GroupCommit<TaskMessage, StageWork?> _begins = null!;
+    private GroupCommit<StageResult, bool> _completions = null!;
 
     private sealed record InFlight(Delivery Delivery, CancellationTokenSource JobStop, Task Work);
 

@@ -1,13 +1,13 @@
-using AgentBus.Queue;
+using AgentBus.Data;
 using Npgsql;
 
 namespace AgentBus.Tests.Pipeline;
 
 /// <summary>
-/// The worker's group commit on its own: its commit function is the test's, which records the
+/// Group commit on its own: its commit function is the test's, which records the
 /// batches and holds each one open until the test lets it finish.
 /// </summary>
-public sealed class StageBatcherTests
+public sealed class GroupCommitTests
 {
     private sealed record Item(Guid JobId, string Name);
 
@@ -39,7 +39,7 @@ public sealed class StageBatcherTests
     public async Task Calls_that_arrive_while_a_batch_commits_go_together_in_the_next_one()
     {
         var recorder = new Recorder();
-        var batcher = new StageBatcher<Item, string>("test", i => i.JobId, recorder.CommitAsync);
+        var batcher = new GroupCommit<Item, string>("test", i => i.JobId, recorder.CommitAsync);
         Guid a = Guid.NewGuid(), b = Guid.NewGuid(), c = Guid.NewGuid();
 
         var first = batcher.RunAsync(new Item(a, "a1"));
@@ -58,7 +58,7 @@ public sealed class StageBatcherTests
     public async Task A_second_task_of_a_job_waits_for_the_next_batch()
     {
         var recorder = new Recorder();
-        var batcher = new StageBatcher<Item, string>("test", i => i.JobId, recorder.CommitAsync);
+        var batcher = new GroupCommit<Item, string>("test", i => i.JobId, recorder.CommitAsync);
         Guid a = Guid.NewGuid(), b = Guid.NewGuid();
 
         var blocker = batcher.RunAsync(new Item(b, "b1"));
@@ -74,7 +74,7 @@ public sealed class StageBatcherTests
     public async Task When_a_statement_fails_in_a_batch_each_task_is_committed_alone_and_only_the_bad_one_fails()
     {
         var recorder = new Recorder { Poison = "bad" };
-        var batcher = new StageBatcher<Item, string>("test", i => i.JobId, recorder.CommitAsync);
+        var batcher = new GroupCommit<Item, string>("test", i => i.JobId, recorder.CommitAsync);
 
         var blocker = batcher.RunAsync(new Item(Guid.NewGuid(), "first"));
         await recorder.FirstEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));

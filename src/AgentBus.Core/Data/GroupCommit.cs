@@ -3,17 +3,18 @@ using System.Diagnostics;
 using AgentBus.Telemetry;
 using Npgsql;
 
-namespace AgentBus.Queue;
+namespace AgentBus.Data;
 
 /// <summary>
-/// Group commit for a consumer's stage transitions: calls that arrive while a batch is being
-/// committed wait and go together in the next one, so N running tasks cost one transaction per
-/// batch instead of N. Alone, a call goes at once (a batch of one, no added wait). A batch holds at
-/// most one task per job (the state machine changes a job once per transaction); a second task of
-/// the same job waits for the next batch. Each item goes with its caller (its span and log scope)
-/// so that what the commit logs and queues for it stays in its trace.
+/// Group commit of job changes (a worker's stage starts and results, the api's job creations):
+/// calls that arrive while a batch is being committed wait and go together in the next one, so N
+/// concurrent changes cost one transaction per batch instead of N. Alone, a call goes at once (a
+/// batch of one, no added wait). A batch holds at most one change per job (the state machine
+/// changes a job once per transaction); a second change of the same job waits for the next batch.
+/// Each item goes with its caller (its span and log scope) so that what the commit logs and queues
+/// for it stays in its trace.
 /// </summary>
-public sealed class StageBatcher<TItem, TResult>(string name, Func<TItem, Guid> jobOf, Func<IReadOnlyList<(TItem Item, Caller Caller)>, Task<TResult[]>> commit)
+public sealed class GroupCommit<TItem, TResult>(string name, Func<TItem, Guid> jobOf, Func<IReadOnlyList<(TItem Item, Caller Caller)>, Task<TResult[]>> commit)
 {
     private readonly ConcurrentQueue<Call> _calls = new();
     private readonly List<Call> _deferred = [];

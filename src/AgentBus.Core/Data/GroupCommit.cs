@@ -45,8 +45,9 @@ public sealed class GroupCommit<TItem, TResult>(string name, Func<TItem, Guid> j
             if (batch.Count == 0)
             {
                 Volatile.Write(ref _draining, 0);
-                // A call enqueued after Take() but before the reset found _draining set: pick it up.
-                if ((_calls.IsEmpty && _deferred.Count == 0) || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+                // An empty batch leaves nothing deferred. A call enqueued after Take() but before the
+                // reset found _draining set: pick it up.
+                if (_calls.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
                 {
                     return;
                 }

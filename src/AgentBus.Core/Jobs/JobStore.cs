@@ -119,14 +119,17 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     {
         ct.ThrowIfCancellationRequested();
         var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu);
-        var creations = LazyInitializer.EnsureInitialized(ref _creations, () => new GroupCommit<NewProject, bool>("job_create", p => p.JobId, CreateAllAsync));
-        await creations.RunAsync(project);
+        await LazyInitializer.EnsureInitialized(ref _creations, () => new("job_create", p => p.JobId, CreateAllAsync)).RunAsync(project);
         metrics.JobsCreated.Add(1);
         Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
         return (project.ProjectId, project.JobId);
     }
 
+    // Concurrent changes of one kind commit together (group commit); made on first use, as they
+    // call this store's own methods.
     private GroupCommit<NewProject, bool>? _creations;
+    private GroupCommit<(TaskMessage Task, string Consumer), StageWork?>? _begins;
+    private GroupCommit<StageResult, bool>? _completions;
 
     private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu);
 
@@ -239,14 +242,19 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
     // ---- Worker side -------------------------------------------------------------------------
 
     /// <summary>
-    /// Marks each task's stage running and returns its inputs, or null for a task that must not
-    /// run: its job ended, a newer task replaced it, or it already completed (a redelivery). The
-    /// tasks (of distinct jobs) change in one transaction, with a few statements for all of them.
+    /// Marks the task's stage running and returns its inputs, or null when the task must not run:
+    /// the job ended, a newer task replaced it, or it already completed (a redelivery). Committed
+    /// with the other stage starts that arrive meanwhile (group commit), so it is not canceled
+    /// halfway: a caller checks its own stop after it returns.
     /// </summary>
-    public Task<StageWork?[]> BeginStagesAsync(IReadOnlyList<(TaskMessage Item, Caller Caller)> calls, string consumer, CancellationToken ct) =>
-        ChangesAsync("stage_begin", [.. calls.Select(c => (c.Item.JobId, (string?)c.Item.Stage, (Caller?)c.Caller))], async changes =>
+    public Task<StageWork?> BeginStageAsync(TaskMessage task, string consumer) =>
+        LazyInitializer.EnsureInitialized(ref _begins, () => new("stage_begin", b => b.Task.JobId, BeginStagesAsync)).RunAsync((task, consumer));
+
+    /// <summary>The stage starts of a batch (distinct jobs): one transaction, a few statements for all.</summary>
+    private Task<StageWork?[]> BeginStagesAsync(IReadOnlyList<((TaskMessage Task, string Consumer) Item, Caller Caller)> calls) =>
+        ChangesAsync("stage_begin", [.. calls.Select(c => (c.Item.Task.JobId, (string?)c.Item.Task.Stage, (Caller?)c.Caller))], async changes =>
         {
-            var tasks = calls.Select(c => c.Item).ToList();
+            var tasks = calls.Select(c => c.Item.Task).ToList();
             var works = new StageWork?[tasks.Count];
             var begun = new List<int>();
             for (var i = 0; i < tasks.Count; i++)
@@ -263,7 +271,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                     change.AddEvent(JobEventTypes.JobStarted, null, new { });
                 }
                 change.SetStage(task.Stage);
-                change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer });
+                change.AddEvent(JobEventTypes.StageStarted, task.Stage, new { attempt = run.Attempts + 1, agent_type = run.AgentType, consumer = calls[i].Item.Consumer });
                 begun.Add(i);
             }
             if (begun.Count == 0)
@@ -300,15 +308,20 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 works[i] = new StageWork(job, projects[job.ProjectId], definition, run.Attempts + 1, run.Notes, stageInputs, previous);
             }
             return works;
-        }, ct, durable: false);
+        }, CancellationToken.None, durable: false);
 
     /// <summary>
-    /// Commits each stage's artifact, then moves its job on: approval after the PRD, the next
+    /// Commits the stage's artifact, then moves the job on: approval after the PRD, the next
     /// stages whose dependencies are all done, completion after delivery. A redelivered task that
-    /// already completed changes nothing. One transaction for the tasks (of distinct jobs); each
-    /// result is false when that task's result was discarded.
+    /// already completed changes nothing. Returns false when the result was discarded. Committed
+    /// with the other results that arrive meanwhile (group commit).
     /// </summary>
-    public Task<bool[]> CompleteStagesAsync(IReadOnlyList<(StageResult Item, Caller Caller)> calls, CancellationToken ct) =>
+    public Task<bool> CompleteStageAsync(TaskMessage task, string content) =>
+        LazyInitializer.EnsureInitialized(ref _completions, () => new("stage_complete", r => r.Task.JobId, CompleteStagesAsync))
+            .RunAsync(new StageResult(task, content));
+
+    /// <summary>The results of a batch (distinct jobs): one transaction, a few statements for all.</summary>
+    private Task<bool[]> CompleteStagesAsync(IReadOnlyList<(StageResult Item, Caller Caller)> calls) =>
         ChangesAsync("stage_complete", [.. calls.Select(c => (c.Item.Task.JobId, (string?)c.Item.Task.Stage, (Caller?)c.Caller))], async changes =>
         {
             var results = calls.Select(c => c.Item).ToList();
@@ -368,7 +381,7 @@ public sealed partial class JobStore(Database db, Outbox outbox, JobEventBus eve
                 }
             }
             return committed;
-        }, ct);
+        }, CancellationToken.None);
 
     private static readonly ILookup<Guid, (Guid, string, string)> EmptyProgress = Array.Empty<(Guid, string, string)>().ToLookup(s => s.Item1);
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using AgentBus.Agents;
-using AgentBus.Data;
 using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Llm;
@@ -36,17 +35,10 @@ public sealed partial class TaskConsumer(
 
     private int Capacity => Math.Min(_options.Concurrency, executionScope?.Capacity ?? int.MaxValue);
 
-    // The running tasks' starts and results are committed in batches (group commit); made before
-    // the first task starts.
-    private GroupCommit<TaskMessage, StageWork?> _begins = null!;
-    private GroupCommit<StageResult, bool> _completions = null!;
-
     private sealed record InFlight(Delivery Delivery, CancellationTokenSource JobStop, Task Work);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _begins = new("stage_begin", t => t.JobId, tasks => store.BeginStagesAsync(tasks, _consumer, CancellationToken.None));
-        _completions = new("stage_complete", r => r.Task.JobId, results => store.CompleteStagesAsync(results, CancellationToken.None));
         await WhenRedisAnswersAsync(() => queue.EnsureGroupAsync(_options.Queue), stoppingToken);
         var subscriber = redis.GetSubscriber();
         await subscriber.SubscribeAsync(TaskQueue.NotifyChannel(_options.Queue), (_, _) => _wake.Writer.TryWrite(true));
@@ -125,7 +117,7 @@ public sealed partial class TaskConsumer(
         StageWork? work = null;
         try
         {
-            work = await _begins.RunAsync(task);
+            work = await store.BeginStageAsync(task, _consumer);
             // A batch is not canceled for one of its tasks: a stop that came meanwhile applies now.
             linked.Token.ThrowIfCancellationRequested();
             if (work is null)
@@ -146,7 +138,7 @@ public sealed partial class TaskConsumer(
             var content = executionScope is null
                 ? await runner.RunAsync(work, task.TaskId, linked.Token)
                 : await executionScope.RunAsync(task, ct => runner.RunAsync(work, task.TaskId, ct), linked.Token);
-            var committed = await _completions.RunAsync(new StageResult(task, content));
+            var committed = await store.CompleteStageAsync(task, content);
             await queue.AckAsync(delivery);
             Executed(work, committed ? "completed" : "discarded", started);
             Processed(delivery, committed ? "completed" : "skipped");

@@ -101,7 +101,10 @@ public static class Extensions
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? component))
             .WithMetrics(metrics => metrics
-                .AddAspNetCoreInstrumentation()
+                // ASP.NET Core's meters named one by one: the ones docs/metrics.md describes, not all
+                // that AddAspNetCoreInstrumentation() subscribes to. Authentication, authorization,
+                // rate limiting and the memory pool record on every request and nothing reads them.
+                .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Diagnostics")
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(AgentBusMetrics.MeterName, AgentBus.Llm.LlmTelemetry.SourceName)

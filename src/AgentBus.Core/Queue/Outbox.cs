@@ -68,9 +68,9 @@ public sealed partial class Outbox(Database db, TaskQueue queue, ILogger<Outbox>
             {
                 var rows = (await connection.QueryAsync<(string Queue, string Payload)>(new CommandDefinition(
                     deleteReturning, args, transaction, cancellationToken: ct))).AsList();
-                foreach (var (queueName, payload) in rows)
+                foreach (var tasks in rows.GroupBy(r => r.Queue, r => JsonSerializer.Deserialize<TaskMessage>(r.Payload)!))
                 {
-                    await queue.EnqueueAsync(queueName, JsonSerializer.Deserialize<TaskMessage>(payload)!);
+                    await queue.EnqueueAsync(tasks.Key, [.. tasks]);
                 }
                 return rows.Count;
             }, ct);

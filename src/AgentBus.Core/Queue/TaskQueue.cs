@@ -48,9 +48,14 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
         }
     }
 
-    public async Task EnqueueAsync(string queue, TaskMessage task)
+    /// <summary>
+    /// Adds tasks to a queue, in order, then wakes its consumers once. The XADDs go back to back on
+    /// the one connection and are awaited together: a batch costs one round trip, not one per task.
+    /// </summary>
+    public async Task EnqueueAsync(string queue, IReadOnlyList<TaskMessage> tasks)
     {
-        await Db.StreamAddAsync(StreamKey(queue), task.ToEntries());
+        var stream = StreamKey(queue);
+        await Task.WhenAll(tasks.Select(task => Db.StreamAddAsync(stream, task.ToEntries())));
         await Db.PublishAsync(NotifyChannel(queue), "1", CommandFlags.FireAndForget);
     }
 

@@ -54,9 +54,9 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
     /// </summary>
     public async Task EnqueueAsync(string queue, IReadOnlyList<TaskMessage> tasks)
     {
-        var stream = StreamKey(queue);
-        await Task.WhenAll(tasks.Select(task => Db.StreamAddAsync(stream, task.ToEntries())));
-        await Db.PublishAsync(NotifyChannel(queue), "1", CommandFlags.FireAndForget);
+        var (db, stream) = (Db, StreamKey(queue));
+        await Task.WhenAll(tasks.Select(task => db.StreamAddAsync(stream, task.ToEntries())));
+        await db.PublishAsync(NotifyChannel(queue), "1", CommandFlags.FireAndForget);
     }
 
     public async Task<IReadOnlyList<Delivery>> ReadAsync(string queue, string consumer, int count)

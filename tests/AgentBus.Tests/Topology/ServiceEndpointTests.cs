@@ -3,6 +3,7 @@ using System.Text.Json;
 using AgentBus.AppHost.Infrastructure;
 using AgentBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AgentBus.Tests.Topology;
 
@@ -24,17 +25,9 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
             // Healthy within a while rather than at this instant: a test of the same AppHost may
             // have just restarted Postgres or Redis, and the AppHost polls each service's
             // /health/ready every few seconds, so its view lags the service's own by that much.
-            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, WaitBehavior.WaitOnResourceUnavailable, patience.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.True(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var state), resource);
-                Assert.Fail($"{resource} not healthy within 30 s: {state!.Snapshot.HealthStatus} ("
-                    + string.Join("; ", state.Snapshot.HealthReports.Select(r => $"{r.Name}: {r.Status} {r.Description}")) + ")");
-            }
+            await AgentBusAppFixture.EventuallyAsync(
+                () => Task.FromResult(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var state) ? state.Snapshot : null),
+                snapshot => snapshot?.HealthStatus == HealthStatus.Healthy, TimeSpan.FromSeconds(30), $"{resource} being healthy");
         }
     }
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using AgentBus.Agents;
+using AgentBus.Consumer;
 using AgentBus.Jobs;
 using AgentBus.Queue;
+using AgentBus.Store;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +14,7 @@ namespace AgentBus.Bench;
 
 /// <summary>
 /// Agent Bus's own dispatch path with a stage that does nothing: the real TaskConsumer claims
-/// each task from Redis, JobStore marks the stage running and commits its result and the job's
+/// each task from Redis, the StageLedger marks the stage running and commits its result and the job's
 /// next state in Postgres, then the entry is acknowledged. Jobs are created first (each queues its
 /// prd task through the outbox); the clock runs from the consumer's start until the last entry is
 /// acknowledged, and every one of those stages is then checked to be committed as completed.
@@ -27,13 +29,13 @@ public static class DispatchBench
         // The service's log lines, all of them, go to stderr: stdout carries the result.
         builder.Configuration["Logging:Console:LogToStandardErrorThreshold"] = "Trace";
         builder.AddServiceDefaults("worker");
-        builder.AddAgentBusCore();
+        builder.AddAgentBusJobs("worker");
         builder.Services.AddOptions<ConsumerOptions>().BindConfiguration(ConsumerOptions.Section);
         using var host = builder.Build();
         await host.StartAsync();
 
         var services = host.Services;
-        var store = services.GetRequiredService<JobStore>();
+        var commands = services.GetRequiredService<JobCommands>();
         var redis = services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
         var dataSource = services.GetRequiredService<NpgsqlDataSource>();
         var stream = TaskQueue.StreamKey(TaskQueue.Cpu);
@@ -44,7 +46,7 @@ public static class DispatchBench
         {
             await BenchResults.WaitUntilAsync(async () => await redis.StreamLengthAsync(stream) == 0, TimeSpan.FromSeconds(30), "queue empty before the run");
             var created = Stopwatch.StartNew();
-            var jobs = await CreateJobsAsync(store, args.Tasks, args.Concurrency);
+            var jobs = await CreateJobsAsync(commands, args.Tasks, args.Concurrency);
             create.Add(args.Tasks / created.Elapsed.TotalSeconds);
             await BenchResults.WaitUntilAsync(async () => await redis.StreamLengthAsync(stream) >= args.Tasks, TimeSpan.FromSeconds(60), "outbox hand-off");
 
@@ -71,7 +73,7 @@ public static class DispatchBench
         return [new("agentbus_dispatch", "tasks/s", dispatch, details), new("agentbus_job_create_inprocess", "jobs/s", create, details)];
     }
 
-    private static async Task<Guid[]> CreateJobsAsync(JobStore store, int count, int parallel)
+    private static async Task<Guid[]> CreateJobsAsync(JobCommands commands, int count, int parallel)
     {
         var ids = new Guid[count];
         var next = -1;
@@ -80,7 +82,7 @@ public static class DispatchBench
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
-                (_, ids[i]) = await store.CreateAsync($"bench {i}", "A small internal tool that lists invoices.", "{}", null, false, CancellationToken.None);
+                (_, ids[i]) = await commands.CreateAsync($"bench {i}", "A small internal tool that lists invoices.", "{}", null, false, CancellationToken.None);
             }
         }));
         return ids;

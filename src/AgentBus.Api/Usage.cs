@@ -1,4 +1,4 @@
-using AgentBus.Jobs;
+using AgentBus.Spend;
 
 namespace AgentBus.Api;
 

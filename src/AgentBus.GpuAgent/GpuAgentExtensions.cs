@@ -1,4 +1,4 @@
-using AgentBus.Queue;
+using AgentBus.Consumer;
 
 namespace AgentBus.GpuAgent;
 

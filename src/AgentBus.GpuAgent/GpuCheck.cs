@@ -1,6 +1,6 @@
 using System.Globalization;
 using AgentBus.Gpu;
-using AgentBus.GpuAgent.Telemetry;
+using AgentBus.GpuAgent.Sources;
 
 namespace AgentBus.GpuAgent;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AgentBus.Gpu;
 using AgentBus.Llm;
+using AgentBus.Consumer;
 using AgentBus.Queue;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,5 @@
 using AgentBus.Gpu;
-using AgentBus.GpuAgent.Telemetry;
+using AgentBus.GpuAgent.Sources;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -15,7 +15,7 @@ public sealed partial class GpuMonitor(
     GpuNodeRegistry registry, AgentBusMetrics metrics, IOptions<GpuAgentOptions> options, ILogger<GpuMonitor> logger) : BackgroundService
 {
     private readonly GpuAgentOptions _options = options.Value;
-    private IGpuTelemetrySource _source = new NoGpuSource();
+    private IGpuSource _source = new NoGpuSource();
     private string? _openError;
     private string? _readError;
     private readonly HashSet<string> _counted = [];

@@ -10,13 +10,15 @@ if (args.Contains(GpuCheck.Flag))
 // The gpu-agent: reports its node's GPUs (metrics and a heartbeat in Redis) and runs the stages of
 // GPU-routed jobs from the gpu queue, each on a leased GPU. With no GPU it is ready, reports zero
 // GPUs and takes no work.
+const string component = "gpu-agent";
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults("gpu-agent");
-builder.AddAgentBusCore();
-builder.AddAgentBusStageConsumer();
+builder.AddServiceDefaults(component);
+builder.AddAgentBusJobs(component);
+builder.AddStageConsumer();
 builder.AddGpuAgent();
 
 var app = builder.Build();
+app.UseAgentBusHttpMetrics();
 app.MapDefaultEndpoints();
 await app.RunAsync();
 return 0;

@@ -1,7 +1,5 @@
-using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using AgentBus.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -10,7 +8,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -19,9 +16,11 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every Agent Bus service shares: JSON logs, OpenTelemetry (OTLP when configured, Prometheus
-/// always), Postgres and Redis clients with real readiness checks, health endpoints in every
-/// environment, service discovery and resilient HttpClients.
+/// What every service shares, knowing nothing of what the service does: JSON logs, OpenTelemetry
+/// (OTLP when configured, Prometheus always), health endpoints in every environment, service
+/// discovery and resilient HttpClients. Libraries add their own meters, activity sources and
+/// readiness checks (ConfigureOpenTelemetryMeterProvider, AddHealthChecks); /metrics, the traces
+/// and /health/ready pick them up.
 /// </summary>
 public static class Extensions
 {
@@ -40,17 +39,9 @@ public static class Extensions
     /// </summary>
     public const string ReadTraceRatioKey = "AgentBus:Telemetry:ReadTraceRatio";
 
-    /// <summary>Connection names injected by the AppHost (ConnectionStrings__agentbus, ConnectionStrings__redis).</summary>
-    public const string PostgresConnectionName = "agentbus";
-    public const string RedisConnectionName = "redis";
-
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, string component)
         where TBuilder : IHostApplicationBuilder
     {
-        builder.Services.AddSingleton(sp => new AgentBusMetrics(sp.GetRequiredService<IMeterFactory>(), component)
-        {
-            DbConnectionsMax = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
-        });
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
@@ -62,7 +53,7 @@ public static class Extensions
         {
             builder.ConfigureOpenTelemetry(component);
         }
-        builder.AddPostgresAndRedis();
+        builder.AddReadiness();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -107,11 +98,10 @@ public static class Extensions
                 .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Diagnostics")
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(AgentBusMetrics.MeterName, AgentBus.Llm.LlmTelemetry.SourceName)
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .SetSampler(new ParentBasedSampler(new BackgroundSpanSampler()))
-                .AddSource(builder.Environment.ApplicationName, AgentBusTracing.SourceName, AgentBus.Llm.LlmTelemetry.SourceName)
+                .AddSource(builder.Environment.ApplicationName)
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx => IsTraced(ctx, readTraceRatio))
                 .AddHttpClientInstrumentation());
 
@@ -121,56 +111,27 @@ public static class Extensions
         }
     }
 
-    private static void AddPostgresAndRedis(this IHostApplicationBuilder builder)
+    /// <summary>
+    /// /health/ready runs every registered health check (the libraries add theirs, such as the
+    /// Postgres and Redis checks); the publisher options let a library keep a readiness gauge
+    /// current between probes.
+    /// </summary>
+    private static void AddReadiness(this IHostApplicationBuilder builder)
     {
-        // The integrations' own health checks are replaced by ReadinessChecks, which name the
-        // dependency in the 503 body and time out quickly.
-        builder.AddNpgsqlDataSource(PostgresConnectionName, s => s.DisableHealthChecks = true, dataSource =>
-        {
-            // The same few dozen statements run all day: prepared once per connection, Postgres
-            // stops parsing and planning them on every call. A connection string may set its own.
-            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
-            {
-                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 100;
-            }
-            // Sessions carry no state from one use to the next (settings are SET LOCAL, locks are
-            // transaction-scoped or released where taken), so a connection going back to the pool
-            // skips the reset that would otherwise run five statements on its next use.
-            dataSource.ConnectionStringBuilder.NoResetOnClose = true;
-        });
-        builder.AddRedisClient(RedisConnectionName, s => s.DisableHealthChecks = true,
-            configureOptions: o =>
-            {
-                o.AbortOnConnectFail = false;
-                // While Redis is down, fail at once (callers fall back to the outbox or retry)
-                // instead of queueing commands until they time out.
-                o.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast;
-            });
-
-        builder.Services.AddHealthChecks()
-            .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadinessChecks.Tag], timeout: ReadinessChecks.Timeout)
-            .AddCheck<RedisReadinessCheck>("redis", tags: [ReadinessChecks.Tag], timeout: ReadinessChecks.Timeout);
+        builder.Services.AddHealthChecks();
         builder.Services.Configure<HealthCheckPublisherOptions>(o =>
         {
             o.Delay = TimeSpan.FromSeconds(1);
             o.Period = TimeSpan.FromSeconds(5);
-            o.Predicate = c => c.Tags.Contains(ReadinessChecks.Tag);
         });
-        builder.Services.AddSingleton<IHealthCheckPublisher, ReadinessGaugePublisher>();
     }
 
     /// <summary>Health and metrics endpoints, in every environment: Kubernetes probes need them.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.UseMiddleware<HttpMetricsMiddleware>();
-
         app.MapGet(LivenessPath, () => TypedResults.Ok(new LivenessResponse("healthy", DateTimeOffset.UtcNow.ToUnixTimeSeconds())))
             .ExcludeFromDescription();
-        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
-        {
-            Predicate = c => c.Tags.Contains(ReadinessChecks.Tag),
-            ResponseWriter = ReadinessChecks.WriteResponse,
-        });
+        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions { ResponseWriter = ReadinessResponse.WriteAsync });
         if (TelemetryEnabled(app.Configuration))
         {
             app.MapPrometheusScrapingEndpoint(MetricsPath);

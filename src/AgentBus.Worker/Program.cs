@@ -1,15 +1,18 @@
 using AgentBus;
-using AgentBus.Gpu;
+using AgentBus.Worker.Recovery;
 
-// The worker runs agent stages from the cpu queue, and moves GPU work to cpu when no GPU node is
-// left; it is a web host so it can serve health and metrics.
+// The worker runs agent stages from the cpu queue; it also re-enqueues stages whose tasks Redis
+// lost and moves GPU work to cpu when no GPU node is left. It is a web host so it can serve
+// health and metrics.
+const string component = "worker";
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults("worker");
-builder.AddAgentBusCore();
-builder.AddAgentBusStageConsumer();
-builder.AddGpuQueueFallback();
+builder.AddServiceDefaults(component);
+builder.AddAgentBusJobs(component);
+builder.AddStageConsumer();
 builder.AddStageReconciler();
+builder.AddGpuQueueFallback();
 
 var app = builder.Build();
+app.UseAgentBusHttpMetrics();
 app.MapDefaultEndpoints();
 app.Run();

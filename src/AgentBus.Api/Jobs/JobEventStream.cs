@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using AgentBus.Events;
 using AgentBus.Jobs;
+using AgentBus.Store;
 using Microsoft.Net.Http.Headers;
 
 namespace AgentBus.Api.Jobs;
@@ -16,9 +17,9 @@ public static class JobEventStream
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Resync = TimeSpan.FromSeconds(5);
 
-    public static async Task<IResult> Stream(Guid job_id, HttpContext context, JobStore store, JobEventBus bus, CancellationToken ct)
+    public static async Task<IResult> Stream(Guid job_id, HttpContext context, JobQueries queries, JobEventBus bus, CancellationToken ct)
     {
-        if (await store.GetJobAsync(job_id, ct) is not { } job)
+        if (await queries.GetJobAsync(job_id, ct) is not { } job)
         {
             return Problems.NotFound("job", job_id);
         }
@@ -41,7 +42,7 @@ public static class JobEventStream
             {
                 if (DateTime.UtcNow - lastSync >= Resync)
                 {
-                    foreach (var e in await store.GetEventsAsync(job_id, last, ct))
+                    foreach (var e in await queries.GetEventsAsync(job_id, last, ct))
                     {
                         (last, lastWrite) = (await WriteAsync(response, e, ct), DateTime.UtcNow);
                         if (JobEventTypes.EndsStream(e.Type))

@@ -1,6 +1,8 @@
 using AgentBus.Api.Security;
-using AgentBus.Gpu;
+using AgentBus.Routing;
 using AgentBus.Jobs;
+using AgentBus.Spend;
+using AgentBus.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -51,21 +53,21 @@ public static class JobsApi
             detail.Routing);
     }
 
-    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobStore store, CancellationToken ct) =>
-        await store.GetJobDetailAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobQueries queries, CancellationToken ct) =>
+        await queries.GetJobDetailAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
 
-    public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobStore store, CancellationToken ct)
+    public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobQueries queries, CancellationToken ct)
     {
-        if (await store.GetJobAsync(job_id, ct) is null)
+        if (await queries.GetJobAsync(job_id, ct) is null)
         {
             return Problems.NotFound("job", job_id);
         }
-        var artifacts = await store.ListArtifactsAsync(job_id, ct);
+        var artifacts = await queries.ListArtifactsAsync(job_id, ct);
         return TypedResults.Ok(artifacts.Select(a => new ArtifactListItem(a.Type, a.Version, a.ContentType, a.Size, a.CreatedAt)).ToList());
     }
 
     public static async Task<Results<Ok<ArtifactResponse>, ProblemHttpResult, ValidationProblem>> GetArtifact(
-        Guid job_id, string type, JobStore store, CancellationToken ct, [FromQuery] int? version = null)
+        Guid job_id, string type, JobQueries queries, CancellationToken ct, [FromQuery] int? version = null)
     {
         var check = new Validator()
             .Require(Pipeline.ArtifactTypes.Contains(type), "type", $"must be one of {string.Join(", ", Pipeline.ArtifactTypes)}")
@@ -74,58 +76,58 @@ public static class JobsApi
         {
             return Problems.Invalid(check.Errors);
         }
-        if (await store.GetJobAsync(job_id, ct) is null)
+        if (await queries.GetJobAsync(job_id, ct) is null)
         {
             return Problems.NotFound("job", job_id);
         }
-        return await store.GetArtifactAsync(job_id, type, version, ct) is { } a
+        return await queries.GetArtifactAsync(job_id, type, version, ct) is { } a
             ? TypedResults.Ok(new ArtifactResponse(a.Type, a.Version, a.Content, a.ContentType, a.CreatedAt))
             : Problems.NotFound($"Job {job_id} has no {type} artifact{(version is null ? "" : $" version {version}")} yet.");
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Approve(
-        Guid job_id, JobStore store, CancellationToken ct, ApproveRequest? request = null)
+        Guid job_id, JobCommands commands, CancellationToken ct, ApproveRequest? request = null)
     {
         var check = new Validator().Text(request?.Notes, "notes", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await store.ApproveAsync(job_id, request?.Notes, ct));
+            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await commands.ApproveAsync(job_id, request?.Notes, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> RequestChanges(
-        Guid job_id, ChangesRequest request, JobStore store, CancellationToken ct)
+        Guid job_id, ChangesRequest request, JobCommands commands, CancellationToken ct)
     {
         var check = new Validator().Text(request.Notes, "notes", MaxNotes);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await store.RequestChangesAsync(job_id, request.Notes!, ct));
+            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await commands.RequestChangesAsync(job_id, request.Notes!, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Reject(
-        Guid job_id, JobStore store, CancellationToken ct, ReasonRequest? request = null)
+        Guid job_id, JobCommands commands, CancellationToken ct, ReasonRequest? request = null)
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await store.RejectAsync(job_id, request?.Reason, ct));
+            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await commands.RejectAsync(job_id, request?.Reason, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Cancel(
-        Guid job_id, JobStore store, CancellationToken ct, ReasonRequest? request = null)
+        Guid job_id, JobCommands commands, CancellationToken ct, ReasonRequest? request = null)
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await store.CancelAsync(job_id, request?.Reason, ct));
+            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await commands.CancelAsync(job_id, request?.Reason, ct));
     }
 
-    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobStore store, CancellationToken ct) =>
-        Answer(job_id, "resume", $"failed with {JobStore.BudgetExceeded}", await store.ResumeAsync(job_id, ct));
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobCommands commands, CancellationToken ct) =>
+        Answer(job_id, "resume", $"failed with {BudgetExceededException.Code}", await commands.ResumeAsync(job_id, ct));
 
-    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid job_id, JobStore store, CancellationToken ct)
+    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid job_id, JobQueries queries, LlmSpend spend, CancellationToken ct)
     {
-        if (await store.GetJobAsync(job_id, ct) is not { } job)
+        if (await queries.GetJobAsync(job_id, ct) is not { } job)
         {
             return Problems.NotFound("job", job_id);
         }
-        var project = await store.GetProjectAsync(job.ProjectId, ct);
-        return TypedResults.Ok(UsageResponse.From(await store.UsageAsync(job_id, null, ct), project?.BudgetUsd));
+        var project = await queries.GetProjectAsync(job.ProjectId, ct);
+        return TypedResults.Ok(UsageResponse.From(await spend.UsageAsync(job_id, null, ct), project?.BudgetUsd));
     }
 
     private static Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem> Answer(Guid jobId, string action, string allowed, Transition transition) =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AgentBus.Api.Security;
-using AgentBus.Gpu;
+using AgentBus.Spend;
+using AgentBus.Store;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -35,7 +36,7 @@ public static class ProjectsApi
         return app;
     }
 
-    public static async Task<Results<Created<ProjectCreated>, ValidationProblem>> CreateProject(CreateProjectRequest request, JobStore store, CancellationToken ct)
+    public static async Task<Results<Created<ProjectCreated>, ValidationProblem>> CreateProject(CreateProjectRequest request, JobCommands commands, CancellationToken ct)
     {
         var metadata = request.Metadata is { ValueKind: not JsonValueKind.Null and not JsonValueKind.Undefined } m ? m.GetRawText() : "{}";
         var check = new Validator()
@@ -49,7 +50,7 @@ public static class ProjectsApi
         {
             return Problems.Invalid(check.Errors);
         }
-        var (projectId, jobId) = await store.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, ct);
+        var (projectId, jobId) = await commands.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, ct);
         return TypedResults.Created($"/api/projects/{projectId}", new ProjectCreated(projectId, jobId, JobStatus.Queued));
     }
 
@@ -76,7 +77,7 @@ public static class ProjectsApi
         }
     }
 
-    public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobStore store, CancellationToken ct,
+    public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobQueries queries, CancellationToken ct,
         [FromQuery] int limit = Paging.DefaultLimit, [FromQuery] int offset = 0)
     {
         var check = Paging.Check(limit, offset);
@@ -84,40 +85,40 @@ public static class ProjectsApi
         {
             return Problems.Invalid(check.Errors);
         }
-        var (items, total) = await store.ListProjectsAsync(limit, offset, ct);
+        var (items, total) = await queries.ListProjectsAsync(limit, offset, ct);
         return TypedResults.Ok(new ProjectList(
             items.Select(i => new ProjectListItem(i.Project.ProjectId, i.Project.Name, i.Project.BudgetUsd, i.Project.CreatedAt,
                 i.Job is { } j ? new JobSummary(j.JobId, j.Status, j.Stage, j.CreatedAt, j.UpdatedAt, j.CompletedAt) : null)).ToList(),
             total, limit, offset));
     }
 
-    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobStore store, CancellationToken ct)
+    public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobQueries queries, CancellationToken ct)
     {
-        if (await store.GetProjectAsync(project_id, ct) is not { } project)
+        if (await queries.GetProjectAsync(project_id, ct) is not { } project)
         {
             return Problems.NotFound("project", project_id);
         }
-        var job = await store.GetLatestJobAsync(project_id, ct);
-        var latest = job is null ? null : await store.GetJobDetailAsync(job.JobId, ct) is { } detail ? Jobs.JobsApi.ToResponse(detail) : null;
+        var job = await queries.GetLatestJobAsync(project_id, ct);
+        var latest = job is null ? null : await queries.GetJobDetailAsync(job.JobId, ct) is { } detail ? Jobs.JobsApi.ToResponse(detail) : null;
         return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
             JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
     }
 
     public static async Task<Results<Ok<ProjectBudget>, ProblemHttpResult, ValidationProblem>> UpdateProject(
-        Guid project_id, UpdateProjectRequest request, JobStore store, CancellationToken ct)
+        Guid project_id, UpdateProjectRequest request, JobCommands commands, CancellationToken ct)
     {
         var check = new Validator().Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000, or null to remove the budget");
         if (!check.Ok)
         {
             return Problems.Invalid(check.Errors);
         }
-        return await store.UpdateBudgetAsync(project_id, request.BudgetUsd, ct)
+        return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, ct)
             ? TypedResults.Ok(new ProjectBudget(project_id, request.BudgetUsd))
             : Problems.NotFound("project", project_id);
     }
 
-    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid project_id, JobStore store, CancellationToken ct) =>
-        await store.GetProjectAsync(project_id, ct) is { } project
-            ? TypedResults.Ok(UsageResponse.From(await store.UsageAsync(null, project_id, ct), project.BudgetUsd))
+    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid project_id, JobQueries queries, LlmSpend spend, CancellationToken ct) =>
+        await queries.GetProjectAsync(project_id, ct) is { } project
+            ? TypedResults.Ok(UsageResponse.From(await spend.UsageAsync(null, project_id, ct), project.BudgetUsd))
             : Problems.NotFound("project", project_id);
 }

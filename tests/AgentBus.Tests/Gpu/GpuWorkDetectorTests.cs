@@ -1,4 +1,4 @@
-using AgentBus.Gpu;
+using AgentBus.Routing;
 
 namespace AgentBus.Tests.Gpu;
 

@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using StackExchange.Redis;
+
+namespace AgentBus.Health;
+
+/// <summary>Readiness: Redis answers PING (the 503 body names it when it does not).</summary>
+internal sealed class RedisReadinessCheck(IConnectionMultiplexer redis) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await redis.GetDatabase().PingAsync().WaitAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e) when (e is RedisException or OperationCanceledException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"redis: {e.GetType().Name}: {e.Message}");
+        }
+    }
+}

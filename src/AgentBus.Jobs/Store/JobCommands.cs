@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using AgentBus.Data;
+using AgentBus.Events;
+using AgentBus.Jobs;
+using AgentBus.Routing;
+using AgentBus.Spend;
+using AgentBus.Telemetry;
+using Dapper;
+
+namespace AgentBus.Store;
+
+/// <summary>
+/// What people do to jobs: submit a project (its job starts), and the operator actions: approve,
+/// request changes, reject, cancel, resume after a budget stop, set a budget. Each is one job
+/// change (<see cref="JobTransactions"/>); creations that arrive together commit together.
+/// </summary>
+public sealed class JobCommands
+{
+    private readonly Database _db;
+    private readonly JobTransactions _transactions;
+    private readonly AgentBusMetrics _metrics;
+    // Creations that arrive while another batch commits go together in the next (group commit).
+    private readonly GroupCommit<NewProject, bool> _creations;
+
+    internal JobCommands(Database db, JobTransactions transactions, AgentBusMetrics metrics)
+    {
+        (_db, _transactions, _metrics) = (db, transactions, metrics);
+        _creations = new("job_create", p => p.JobId, CreateAllAsync);
+    }
+
+    /// <summary>
+    /// Project, job, its stage runs, its routing, the first task and the job_created event: one
+    /// transaction, shared with the creations that arrive while another batch commits.
+    /// </summary>
+    public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu);
+        await _creations.RunAsync(project);
+        _metrics.JobsCreated.Add(1);
+        Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
+        return (project.ProjectId, project.JobId);
+    }
+
+    private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu);
+
+    private Task<bool[]> CreateAllAsync(IReadOnlyList<(NewProject Item, Caller Caller)> calls) =>
+        _transactions.ChangesAsync("job_create", async (connection, transaction) =>
+        {
+            // One round trip; the new job rows come back, so they need no locking read.
+            var projects = calls.Select(c => c.Item).ToList();
+            var routings = projects.Select(p => JobRouter.Decide(p.Name, p.Requirements, p.RequiresGpu)).ToList();
+            var insert = new SqlStatement(
+                $"""
+                INSERT INTO projects (project_id, name, requirements, metadata, budget_usd)
+                  SELECT p.project_id, p.name, p.requirements, p.metadata::jsonb, p.budget_usd
+                  FROM unnest(@projectIds, @names, @requirements, @metadata, @budgets) AS p(project_id, name, requirements, metadata, budget_usd);
+                INSERT INTO jobs (job_id, project_id, status, stage, traceparent)
+                  SELECT j.job_id, j.project_id, 'queued', 'prd', j.traceparent FROM unnest(@jobIds, @projectIds, @traceParents) AS j(job_id, project_id, traceparent)
+                  RETURNING {Columns.Job};
+                INSERT INTO stage_runs (job_id, stage, agent_type, status)
+                  SELECT j.job_id, s.stage, s.agent_type, 'pending' FROM unnest(@jobIds) AS j(job_id) CROSS JOIN unnest(@stages, @agentTypes) AS s(stage, agent_type)
+                """,
+                new
+                {
+                    projectIds = projects.Select(p => p.ProjectId).ToArray(), names = projects.Select(p => p.Name).ToArray(),
+                    requirements = projects.Select(p => p.Requirements).ToArray(), metadata = projects.Select(p => p.MetadataJson).ToArray(),
+                    budgets = projects.Select(p => p.BudgetUsd).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
+                    traceParents = calls.Select(c => c.Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
+                    stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
+                    agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
+                });
+            var batch = new SqlBatch().Add(TransactionSettings.KeyLookupPlans).Add(insert)
+                .Add(JobRouter.Record([.. projects.Select((p, i) => (p.JobId, routings[i]))]));
+            var jobs = (await connection.QueryAsync<JobRow>(batch.Command(transaction))).ToDictionary(j => j.JobId);
+            return [.. calls.Select((c, i) => JobChange.Created(connection, transaction, _transactions.Router, jobs[c.Item.JobId], routings[i].RequiresGpu, c.Caller))];
+        }, async changes =>
+        {
+            for (var i = 0; i < calls.Count; i++)
+            {
+                changes[i].AddEvent(JobEventTypes.JobCreated, null, new { project_id = calls[i].Item.ProjectId, name = calls[i].Item.Name });
+                await changes[i].QueueStageAsync(Pipeline.Prd);
+            }
+            return calls.Select(_ => true).ToArray();
+        }, CancellationToken.None);
+
+    public Task<Transition> ApproveAsync(Guid jobId, string? notes, CancellationToken ct) =>
+        OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>
+        {
+            change.SetStatus(JobStatus.Running);
+            change.AddEvent(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
+            foreach (var next in Pipeline.Ready(new HashSet<string> { Pipeline.Prd }))
+            {
+                await change.QueueStageAsync(next.Name);
+            }
+        }, ct);
+
+    public Task<Transition> RequestChangesAsync(Guid jobId, string notes, CancellationToken ct) =>
+        OperatorActionAsync("job_request_changes", jobId, [JobStatus.WaitingForApproval], async change =>
+        {
+            change.SetStatus(JobStatus.Running);
+            change.AddEvent(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
+            await change.QueueStageAsync(Pipeline.Prd, notes);
+        }, ct);
+
+    public Task<Transition> RejectAsync(Guid jobId, string? reason, CancellationToken ct) =>
+        OperatorActionAsync("job_reject", jobId, [JobStatus.WaitingForApproval], change =>
+        {
+            change.Finish(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason);
+            return Task.CompletedTask;
+        }, ct);
+
+    public Task<Transition> CancelAsync(Guid jobId, string? reason, CancellationToken ct) =>
+        OperatorActionAsync("job_cancel", jobId, JobStatus.Active, change =>
+        {
+            change.Finish(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason);
+            return Task.CompletedTask;
+        }, ct);
+
+    private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
+    {
+        using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
+        var result = await _transactions.ChangeAsync(queryType, jobId, work: async change =>
+        {
+            if (change.Job is null)
+            {
+                return new Transition(TransitionOutcome.NotFound);
+            }
+            if (!allowedFrom.Contains(change.Job.Status))
+            {
+                return new Transition(TransitionOutcome.Conflict, change.Job.Status);
+            }
+            await act(change);
+            return new Transition(TransitionOutcome.Done, change.Status);
+        }, ct);
+        if (result.Outcome == TransitionOutcome.Done && JobStatus.IsTerminal(result.Status!))
+        {
+            await _transactions.PublishStopQuietlyAsync(jobId);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Continues a job stopped by its budget from where it stopped: stages not completed become
+    /// pending again and those whose dependencies are done are queued (the PRD keeps its notes).
+    /// </summary>
+    public async Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct)
+    {
+        using var span = StartInJobTrace("job_resume", await FindJobTraceAsync(jobId, ct));
+        return await _transactions.ChangeAsync("job_resume", jobId, work: async change =>
+        {
+            if (change.Job is null)
+            {
+                return new Transition(TransitionOutcome.NotFound);
+            }
+            if (change.Job.Status != JobStatus.Failed || change.Job.ErrorCode != BudgetExceededException.Code)
+            {
+                return new Transition(TransitionOutcome.Conflict, change.Job.Status);
+            }
+            var runs = (await change.Connection.QueryAsync<StageRunRow>(
+                $"SELECT {Columns.StageRun} FROM stage_runs WHERE job_id = @jobId",
+                new { jobId }, change.Transaction)).ToList();
+            var completed = runs.Where(r => r.Status == StageStatus.Completed).Select(r => r.Stage).ToHashSet();
+            await change.Connection.ExecuteAsync(
+                "UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed'",
+                new { jobId }, change.Transaction);
+            change.Reopen();
+            change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
+            var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
+            foreach (var stage in next)
+            {
+                await change.QueueStageAsync(stage, runs.Single(r => r.Stage == stage).Notes);
+            }
+            return new Transition(TransitionOutcome.Done, JobStatus.Running);
+        }, ct);
+    }
+
+    /// <summary>A project's budget; null removes it. False when the project does not exist.</summary>
+    public async Task<bool> UpdateBudgetAsync(Guid projectId, decimal? budgetUsd, CancellationToken ct) =>
+        await _db.ExecuteAsync("project_budget",
+            "UPDATE projects SET budget_usd = @budgetUsd, updated_at = now() WHERE project_id = @projectId", new { projectId, budgetUsd }, ct) == 1;
+
+    /// <summary>
+    /// An operator's action on a job (approve, request changes, reject, cancel, resume) arrives in
+    /// its own HTTP request, hence its own trace. So that a submitted project stays one trace, the
+    /// action runs in a span whose parent is the job's creating request (jobs.traceparent) and
+    /// which links to the operator's request; what it queues hangs below it. The request span gets
+    /// job.id and project.id, so either trace leads to the other. Null (the action stays in the
+    /// request's trace) for a job without a stored traceparent or when nothing listens.
+    /// </summary>
+    private async Task<JobTrace?> FindJobTraceAsync(Guid jobId, CancellationToken ct)
+    {
+        Activity.Current?.SetTag("job.id", jobId);
+        if (!AgentBusTracing.Source.HasListeners())
+        {
+            return null;
+        }
+        var (traceParent, projectId) = await _db.QuerySingleOrDefaultAsync<(string?, Guid)>("job_trace",
+            "SELECT traceparent, project_id FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
+        return ActivityContext.TryParse(traceParent, null, out var context) ? new JobTrace(context, jobId, projectId) : null;
+    }
+
+    /// <summary>Starts the action's span in the job's trace (synchronously, so that it becomes the caller's current span).</summary>
+    private static Activity? StartInJobTrace(string action, JobTrace? job)
+    {
+        var request = Activity.Current;
+        if (job is null || job.Context.TraceId == request?.TraceId)
+        {
+            return null;
+        }
+        request?.SetTag("project.id", job.ProjectId);
+        ActivityLink[] links = request is null ? [] : [new ActivityLink(request.Context)];
+        return AgentBusTracing.Source.StartActivity(action, ActivityKind.Internal, job.Context, links: links)
+            ?.SetTag("job.id", job.JobId).SetTag("project.id", job.ProjectId);
+    }
+
+    private sealed record JobTrace(ActivityContext Context, Guid JobId, Guid ProjectId);
+}

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using AgentBus.Data;
+using AgentBus.Events;
+using AgentBus.Jobs;
+using AgentBus.Routing;
+using Dapper;
+
+namespace AgentBus.Store;
+
+/// <summary>
+/// Reads of projects, jobs, artifacts and events: what the API shows, and the inputs the workers
+/// look up (similar PRDs, the active job count). Nothing here changes a job.
+/// </summary>
+public sealed class JobQueries(Database db)
+{
+    public Task<ProjectRow?> GetProjectAsync(Guid projectId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ProjectRow>("project_get",
+            $"SELECT {Columns.Project} FROM projects WHERE project_id = @projectId",
+            new { projectId }, ct);
+
+    public async Task<(IReadOnlyList<(ProjectRow Project, JobRow? Job)> Items, long Total)> ListProjectsAsync(int limit, int offset, CancellationToken ct) =>
+        await db.RunAsync("project_list", async c =>
+        {
+            var total = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM projects", cancellationToken: ct));
+            var rows = await c.QueryAsync<ProjectRow, JobRow, (ProjectRow, JobRow?)>(new CommandDefinition(
+                $"""
+                SELECT p.project_id, p.name, p.requirements, p.metadata::text AS metadata, p.budget_usd, p.created_at, p.updated_at,
+                       j.{Columns.Job.Replace(", ", ", j.", StringComparison.Ordinal)}
+                FROM (SELECT * FROM projects ORDER BY created_at DESC, project_id LIMIT @limit OFFSET @offset) p
+                LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.project_id ORDER BY created_at DESC LIMIT 1) j ON true
+                ORDER BY p.created_at DESC, p.project_id
+                """, new { limit, offset }, cancellationToken: ct),
+                (p, j) => (p, j?.JobId == Guid.Empty ? null : j), splitOn: "job_id");
+            return ((IReadOnlyList<(ProjectRow, JobRow?)>)rows.AsList(), total);
+        }, ct);
+
+    public Task<JobRow?> GetLatestJobAsync(Guid projectId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<JobRow>("job_get",
+            $"SELECT {Columns.Job} FROM jobs WHERE project_id = @projectId ORDER BY created_at DESC LIMIT 1", new { projectId }, ct);
+
+    public Task<JobRow?> GetJobAsync(Guid jobId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<JobRow>("job_get", $"SELECT {Columns.Job} FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
+
+    /// <summary>
+    /// A job with its stages and routing: the API's hottest read, so three statements sent as one
+    /// batch on one connection (one round trip).
+    /// </summary>
+    public Task<JobDetail?> GetJobDetailAsync(Guid jobId, CancellationToken ct) =>
+        db.RunAsync("job_detail", async c =>
+        {
+            await using var results = await c.QueryMultipleAsync(new SqlBatch()
+                .Add(new($"SELECT {Columns.Job} FROM jobs WHERE job_id = @jobId;\nSELECT {Columns.StageRun} FROM stage_runs WHERE job_id = @jobId", new { jobId }))
+                .Add(JobRouter.Read(jobId))
+                .Command(ct: ct));
+            var job = await results.ReadSingleOrDefaultAsync<JobRow>();
+            var stages = (await results.ReadAsync<StageRunRow>()).AsList();
+            var routing = await results.ReadSingleOrDefaultAsync<JobRouter.RoutingRow>();
+            return job is null ? null : new JobDetail(job, stages, routing?.ToRouting());
+        }, ct);
+
+    public Task<IReadOnlyList<ArtifactSummary>> ListArtifactsAsync(Guid jobId, CancellationToken ct) =>
+        db.QueryAsync<ArtifactSummary>("artifact_list",
+            "SELECT type, version, content_type, length(content) AS size, created_at FROM artifacts WHERE job_id = @jobId ORDER BY created_at, type, version",
+            new { jobId }, ct);
+
+    /// <summary>The given version of an artifact, or its latest when <paramref name="version"/> is null.</summary>
+    public Task<ArtifactRow?> GetArtifactAsync(Guid jobId, string type, int? version, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ArtifactRow>("artifact_get",
+            """
+            SELECT type, version, content, content_type, created_at FROM artifacts
+            WHERE job_id = @jobId AND type = @type AND (@version::int IS NULL OR version = @version)
+            ORDER BY version DESC LIMIT 1
+            """, new { jobId, type, version }, ct);
+
+    public Task<IReadOnlyList<JobEvent>> GetEventsAsync(Guid jobId, int afterSeq, CancellationToken ct) =>
+        db.RunAsync<IReadOnlyList<JobEvent>>("event_list", async c =>
+            (await c.QueryAsync<(Guid JobId, int Seq, string Type, string? Stage, string Data, DateTime CreatedAt)>(new CommandDefinition(
+                "SELECT job_id, seq, type, stage, data::text, created_at FROM job_events WHERE job_id = @jobId AND seq > @afterSeq ORDER BY seq",
+                new { jobId, afterSeq }, cancellationToken: ct)))
+            .Select(r => new JobEvent(r.JobId, r.Seq, r.Type, r.Stage, JsonSerializer.Deserialize<JsonElement>(r.Data), new DateTimeOffset(r.CreatedAt, TimeSpan.Zero)))
+            .ToList(), ct);
+
+    /// <summary>The three earlier PRDs most similar to <paramref name="requirements"/>, by Postgres full-text rank (GIN index).</summary>
+    public Task<IReadOnlyList<string>> SimilarPrdsAsync(Guid excludeJobId, string requirements, CancellationToken ct) =>
+        db.QueryAsync<string>("prd_similar",
+            """
+            WITH terms AS (
+              SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query
+              FROM (SELECT lexeme FROM unnest(to_tsvector('english', left(@requirements, 20000)))
+                    ORDER BY cardinality(positions) DESC, lexeme LIMIT 40) top_terms)
+            SELECT a.content FROM artifacts a, terms
+            WHERE a.search @@ terms.query AND a.job_id <> @excludeJobId
+            ORDER BY ts_rank(a.search, terms.query) DESC, a.created_at DESC
+            LIMIT 3
+            """, new { excludeJobId, requirements }, ct);
+
+    public async Task<long> CountActiveJobsAsync(CancellationToken ct) =>
+        await db.RunAsync("job_count_active", c => c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running', 'waiting_for_approval')", cancellationToken: ct)), ct);
+}

@@ -1,0 +1,24 @@
+using AgentBus.Data;
+using AgentBus.Gpu;
+using AgentBus.Telemetry;
+using Dapper;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace AgentBus.Worker.Recovery;
+
+/// <summary>Settings of the stage reconciler, bound from "AgentBus:Reconciler".</summary>
+public sealed class ReconcilerOptions
+{
+    public const string Section = "AgentBus:Reconciler";
+
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A stage run must have been queued or started at least this long ago to be looked at.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    public int BatchSize { get; set; } = 200;
+}

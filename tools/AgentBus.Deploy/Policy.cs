@@ -1,29 +1,6 @@
 namespace AgentBus.Deploy;
 
-/// <summary>CPU and memory of one container.</summary>
-public sealed record Sizing(string CpuRequest, string MemoryRequest, string CpuLimit, string MemoryLimit);
-
-/// <summary>What the Aspire model does not say but a cluster needs: how each service runs.
-/// Keyed by resource name; a project not listed gets <see cref="DefaultService"/>.</summary>
-public sealed record ServicePolicy(
-    Sizing Sizing,
-    bool DaemonSetOnGpuNodes = false,
-    (int Min, int Max)? Autoscale = null,
-    bool DisruptionBudget = false,
-    string? IngressPath = null,
-    int TerminationGraceSeconds = 30);
-
-/// <summary>How a backing container (database, cache) runs: its image's non-root uid, where it keeps
-/// data, which other paths it writes (the root filesystem is read-only), and how to probe it.</summary>
-public sealed record DataStorePolicy(
-    Sizing Sizing,
-    long? Uid,
-    string? DataDir,
-    string Storage,
-    IReadOnlyList<string> WritableDirs,
-    bool SharedMemory,
-    IReadOnlyList<string>? ReadinessCommand);
-
+/// <summary>Cluster-wide names, and the policy for each resource that the Aspire model leaves out.</summary>
 public static class Policy
 {
     public const string Namespace = "agent-bus";

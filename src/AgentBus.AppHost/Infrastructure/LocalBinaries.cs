@@ -3,7 +3,6 @@ namespace AgentBus.AppHost.Infrastructure;
 /// <summary>The Postgres 15 and redis-server binaries that local mode runs.</summary>
 public sealed record LocalBinaries(string PostgresBinDir, string RedisServer)
 {
-    public string InitDb => Path.Combine(PostgresBinDir, "initdb");
     public string Postgres => Path.Combine(PostgresBinDir, "postgres");
 
     /// <summary>Finds the binaries, or lists each missing one with the Debian package that provides it.</summary>

@@ -1,0 +1,193 @@
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using static AgentBus.Deploy.K8sObjects;
+
+namespace AgentBus.Deploy;
+
+/// <summary>base/&lt;name&gt;/ for a .NET service (project.v0): a Deployment, or a DaemonSet on GPU
+/// nodes, its Service, and as its <see cref="ServicePolicy"/> asks an HPA, a PodDisruptionBudget
+/// and an Ingress.</summary>
+internal sealed class ProjectWorkloads(
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores)
+{
+    public void Add(string name, JsonObject resource)
+    {
+        var policy = Policy.ForService(name);
+        var bindings = manifest.Bindings(name);
+        var env = new ContainerEnv(manifest, resource["env"]?.AsObject(), dataStores);
+        var container = new V1Container
+        {
+            Name = name,
+            Image = $"agent-bus/{name}", // src/Container.props; overlays pin registry and tag
+            ImagePullPolicy = "IfNotPresent",
+            Ports = ContainerPorts(bindings),
+            Env = env.SecretVars.Concat(env.ComposedVars).ToList(),
+            EnvFrom = EnvConfigMapRef(name, env),
+            // Startup covers a slow first start; liveness never touches dependencies; readiness
+            // takes the pod out of the Service while Postgres or Redis does not answer.
+            StartupProbe = HttpProbe("/health", period: 5, failures: 24),
+            LivenessProbe = HttpProbe("/health", period: 10, failures: 3),
+            ReadinessProbe = HttpProbe("/health/ready", period: 5, failures: 3),
+            Resources = ComputeResources(policy.Sizing),
+            SecurityContext = ContainerSecurity(),
+            VolumeMounts = [TmpMount()],
+        };
+        var pod = PodSpec(Policy.DotnetUid, container, policy.TerminationGraceSeconds);
+        pod.Volumes = [TmpVolume()];
+
+        var resourceFiles = new List<string>();
+        void AddFile<T>(string file, T obj) where T : IKubernetesObject
+        {
+            files.Add($"base/{name}/{file}", obj);
+            resourceFiles.Add(file);
+        }
+
+        if (policy.DaemonSetOnGpuNodes)
+        {
+            GpuPlacement(pod, container);
+            AddFile("daemonset.yaml", DaemonSet(name, pod));
+        }
+        else
+        {
+            if (policy.Autoscale is not null)
+                SpreadOverNodes(name, pod);
+            AddFile("deployment.yaml", Deployment(name, pod, autoscaled: policy.Autoscale is not null));
+        }
+        AddFile("service.yaml", Service(name, bindings));
+        if (policy.Autoscale is var (min, max))
+            AddFile("hpa.yaml", Autoscaler(name, min, max));
+        if (policy.DisruptionBudget)
+            AddFile("pdb.yaml", DisruptionBudget(name));
+        var ingressPath = policy.IngressPath ?? (bindings.Any(b => b.External) ? "/" : null);
+        if (ingressPath is not null)
+            AddFile("ingress.yaml", Ingress(name, ingressPath, bindings.First(b => b.Scheme == "http")));
+        files.AddYaml($"base/{name}/kustomization.yaml", Kustomizations.ForResource(name, resourceFiles, env));
+
+        managedData.ReplaceConnections(name, policy, env);
+    }
+
+    /// <summary>gpu-agent: one pod on every GPU node. It requests no nvidia.com/gpu: a monitor must
+    /// see every GPU of its node, and a device-plugin request would both hide the others from it
+    /// and take one away from the workloads. The NVIDIA runtime exposes all GPUs read-only for
+    /// NVML instead (as NVIDIA's dcgm-exporter does); docs/deploy.md says how to switch.</summary>
+    private static void GpuPlacement(V1PodSpec pod, V1Container container)
+    {
+        pod.NodeSelector = new Dictionary<string, string> { [Policy.GpuNodeLabel] = "true" };
+        pod.Tolerations = [new V1Toleration { Key = Policy.GpuResource, OperatorProperty = "Exists", Effect = "NoSchedule" }];
+        pod.RuntimeClassName = "nvidia";
+        container.Env =
+        [
+            .. container.Env,
+            new V1EnvVar { Name = "NVIDIA_VISIBLE_DEVICES", Value = "all" },
+            new V1EnvVar { Name = "NVIDIA_DRIVER_CAPABILITIES", Value = "utility" },
+            // Metrics carry the node name; the pod's hostname is the pod name, not the node's.
+            new V1EnvVar
+            {
+                Name = "NODE_NAME",
+                ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "spec.nodeName" } },
+            },
+        ];
+    }
+
+    /// <summary>Spread replicas over nodes so one node's loss leaves capacity behind.</summary>
+    private static void SpreadOverNodes(string name, V1PodSpec pod) =>
+        pod.TopologySpreadConstraints =
+        [
+            new V1TopologySpreadConstraint
+            {
+                MaxSkew = 1, TopologyKey = "kubernetes.io/hostname", WhenUnsatisfiable = "ScheduleAnyway",
+                LabelSelector = LabelSelector(name),
+            },
+        ];
+
+    private static V1DaemonSet DaemonSet(string name, V1PodSpec pod) => new()
+    {
+        Metadata = Meta(name),
+        Spec = new V1DaemonSetSpec
+        {
+            Selector = LabelSelector(name),
+            UpdateStrategy = new V1DaemonSetUpdateStrategy { Type = "RollingUpdate" },
+            Template = Template(name, pod),
+        },
+    };
+
+    private static V1Deployment Deployment(string name, V1PodSpec pod, bool autoscaled) => new()
+    {
+        Metadata = Meta(name),
+        Spec = new V1DeploymentSpec
+        {
+            // No replicas field when an HPA owns the count, so re-applying never fights it.
+            Replicas = autoscaled ? null : 1,
+            Selector = LabelSelector(name),
+            Template = Template(name, pod),
+        },
+    };
+
+    private static V2HorizontalPodAutoscaler Autoscaler(string name, int min, int max) => new()
+    {
+        Metadata = Meta(name),
+        Spec = new V2HorizontalPodAutoscalerSpec
+        {
+            ScaleTargetRef = new V2CrossVersionObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = name },
+            MinReplicas = min,
+            MaxReplicas = max,
+            Metrics =
+            [
+                new V2MetricSpec
+                {
+                    Type = "Resource",
+                    Resource = new V2ResourceMetricSource
+                    {
+                        Name = "cpu",
+                        Target = new V2MetricTarget { Type = "Utilization", AverageUtilization = 70 },
+                    },
+                },
+            ],
+        },
+    };
+
+    /// <summary>maxUnavailable, not minAvailable: a single replica (dev) must not block node drains.</summary>
+    private static V1PodDisruptionBudget DisruptionBudget(string name) => new()
+    {
+        Metadata = Meta(name),
+        Spec = new V1PodDisruptionBudgetSpec { MaxUnavailable = 1, Selector = LabelSelector(name) },
+    };
+
+    private static V1Ingress Ingress(string name, string path, Binding http) => new()
+    {
+        Metadata = Meta(name, new Dictionary<string, string>
+        {
+            // GET /api/jobs/{id}/events is a long-lived server-sent event stream.
+            ["nginx.ingress.kubernetes.io/proxy-buffering"] = "off",
+            ["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "3600",
+        }),
+        Spec = new V1IngressSpec
+        {
+            IngressClassName = "nginx",
+            Rules =
+            [
+                new V1IngressRule
+                {
+                    Host = Policy.IngressHost,
+                    Http = new V1HTTPIngressRuleValue
+                    {
+                        // Only the public API: /health and /metrics stay inside the cluster.
+                        Paths =
+                        [
+                            new V1HTTPIngressPath
+                            {
+                                Path = path,
+                                PathType = "Prefix",
+                                Backend = new V1IngressBackend
+                                {
+                                    Service = new V1IngressServiceBackend { Name = name, Port = new V1ServiceBackendPort { Name = http.Name } },
+                                },
+                            },
+                        ],
+                    },
+                },
+            ],
+        },
+    };
+}

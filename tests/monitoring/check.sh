@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Offline checks of the Agent Bus monitoring files (k8s/monitoring/) and their tests.
 # Needs promtool and amtool (Debian: apt-get install -y prometheus prometheus-alertmanager) and
-# python3; installs nothing and talks to no network. Uses, when present: Postgres binaries
-# (/usr/lib/postgresql/*/bin) to run the dashboard's SQL on a throwaway server over a Unix
-# socket, and kubectl to build the kustomization; otherwise those checks print SKIP.
+# python3 with PyYAML (python3-yaml); installs nothing and talks to no network. Uses, when
+# present: Postgres binaries (/usr/lib/postgresql/*/bin) to run the dashboard's SQL on a
+# throwaway server over a Unix socket, and kubectl to build the kustomization; otherwise those
+# checks print SKIP.
 # Prints one PASS/FAIL/SKIP line per check and `monitoring: N passed, F failed`; exits 1 on any
 # failure.
 set -euo pipefail
@@ -47,9 +48,10 @@ tools_present() {
   for t in promtool amtool python3; do
     command -v "$t" >/dev/null || { echo "$t not found (apt-get install -y prometheus prometheus-alertmanager python3)"; missing=1; }
   done
+  python3 -c 'import yaml' 2>/dev/null || { echo "PyYAML not found (apt-get install -y python3-yaml)"; missing=1; }
   return "$missing"
 }
-check "tools present (promtool, amtool, python3)" tools_present
+check "tools present (promtool, amtool, python3, PyYAML)" tools_present
 if [[ $failed -gt 0 ]]; then
   echo "monitoring: $passed passed, $failed failed"
   exit 1
@@ -183,7 +185,7 @@ postgres_panels_run() {
   done
   psql=("$pg_bin/psql" -h "$d/sock" -U postgres -X -q -v ON_ERROR_STOP=1)
   # The application's own schema, exactly as the services migrate it, then a few rows.
-  for f in "$here"/../../src/AgentBus.Core/Data/Migrations/*.sql; do
+  for f in "$here"/../../src/AgentBus.Jobs/Data/Migrations/*.sql; do
     "${psql[@]}" -1 -f "$f" || { echo "migration failed: $f"; return 1; }
   done
   "${psql[@]}" -f "$here/pg-fixture.sql" || { cat "$d/server.log"; return 1; }

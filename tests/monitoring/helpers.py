@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Offline helpers for tests/monitoring/check.sh (Python standard library only).
+"""Offline helpers for tests/monitoring/check.sh (Python 3 and PyYAML: Debian python3-yaml).
 
 Subcommands (paths are relative to the repository root, found from this file's location):
-  extract FILE KEY            print the literal block (`KEY: |`) of a ConfigMap/Secret manifest
+  extract FILE KEY            print data/stringData KEY of a ConfigMap/Secret manifest
   static-sd FILE              print a prometheus.yml with kubernetes_sd_configs swapped for
                               static_configs (Debian's promtool is built without Kubernetes SD)
   relabel-test FILE WORKDIR   run `prometheus` on 127.0.0.1 with the agent-bus job's relabeling
@@ -15,14 +15,14 @@ Subcommands (paths are relative to the repository root, found from this file's l
   sql OUTDIR                  the Postgres panel queries with Grafana macros expanded
   queries [--write]           check (or rewrite) the generated part of tests/monitoring/queries.txt
   runbooks FILE               every alert has a heading in the runbook FILE
-The rule file is read with a small indentation parser that understands the layout of
-k8s/monitoring/alert-rules.yml (it fails loudly on anything it cannot place).
 """
 import glob
 import json
 import os
 import re
 import sys
+
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MON = os.path.join(ROOT, "k8s", "monitoring")
@@ -99,88 +99,63 @@ def fail(msg):
     sys.exit(1)
 
 
+# ----------------------------------------------------------------------------- YAML
+class Mapping(dict):
+    """A YAML mapping that knows its line, for messages that point into the file."""
+    line = 0
+
+
+class LineLoader(yaml.SafeLoader):
+    """yaml.SafeLoader whose mappings come back as Mapping."""
+
+
+def _mapping(loader, node):
+    m = Mapping(loader.construct_mapping(node, deep=True))
+    m.line = node.start_mark.line + 1
+    return m
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(path, loader=yaml.SafeLoader):
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.load(f, Loader=loader)
+        except yaml.YAMLError as e:
+            fail(str(e))  # names the file, line and column
+
+
 # ----------------------------------------------------------------------------- manifests
 def extract_block(path, key):
-    """The content of `  KEY: |` in a Kubernetes manifest, dedented."""
-    lines = open(path, encoding="utf-8").read().split("\n")
-    pat = re.compile(r"^(\s+)" + re.escape(key) + r":\s*\|[-+]?\s*$")
-    for i, line in enumerate(lines):
-        m = pat.match(line)
-        if not m:
-            continue
-        key_indent = len(m.group(1))
-        body = []
-        for nxt in lines[i + 1:]:
-            if nxt.strip() and len(nxt) - len(nxt.lstrip(" ")) <= key_indent:
-                break
-            body.append(nxt)
-        while body and not body[-1].strip():
-            body.pop()
-        indents = [len(b) - len(b.lstrip(" ")) for b in body if b.strip()]
-        if not indents:
-            fail(f"{path}: key {key} is empty")
-        cut = min(indents)
-        return "\n".join(b[cut:] for b in body) + "\n"
-    fail(f"{path}: no literal block key '{key}: |'")
+    """The text under KEY in the data (ConfigMap) or stringData (Secret) of a manifest."""
+    doc = load_yaml(path)
+    value = (doc.get("data") or {}).get(key) or (doc.get("stringData") or {}).get(key)
+    if not isinstance(value, str) or not value.strip():
+        fail(f"{path}: no text under data or stringData key '{key}'")
+    return value
 
 
 def static_sd(path):
     """prometheus.yml text with every kubernetes_sd_configs block replaced by static_configs.
 
     Each replaced block must name a role (pod or node); the pod role must be limited to the
-    agent-bus namespace. Relabeling and everything else stay as written."""
-    lines = open(path, encoding="utf-8").read().split("\n")
-    out, i, found = [], 0, 0
-    while i < len(lines):
-        m = re.match(r"^(\s*)kubernetes_sd_configs:\s*$", lines[i])
-        if not m:
-            out.append(lines[i])
-            i += 1
-            continue
-        indent = len(m.group(1))
-        block = []
-        i += 1
-        while i < len(lines) and (not lines[i].strip() or
-                                  len(lines[i]) - len(lines[i].lstrip(" ")) > indent):
-            block.append(lines[i])
-            i += 1
-        text = "\n".join(block)
-        role = re.search(r"role:\s*(\w+)", text)
-        if not role or role.group(1) not in ("pod", "node"):
-            fail(f"{path}: kubernetes_sd_configs without role pod|node:\n{text}")
-        if role.group(1) == "pod" and not re.search(r"names:\s*\[agent-bus\]", text):
-            fail(f"{path}: pod discovery is not limited to namespace agent-bus:\n{text}")
-        found += 1
-        out.append(" " * indent + "static_configs:")
-        out.append(" " * indent + "  - targets: ['192.0.2.10:8000']")
-    if not found:
-        fail(f"{path}: no kubernetes_sd_configs found")
-    return "\n".join(out)
-
-
-def job_block(text, job, key):
-    """The lines of `key:` (e.g. relabel_configs) inside scrape job `job`, as written."""
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        m = re.match(r"^(\s*)- job_name:\s*" + re.escape(job) + r"\s*$", line)
-        if not m:
-            continue
-        job_indent = len(m.group(1))
-        for j in range(i + 1, len(lines)):
-            lj = lines[j]
-            ind = len(lj) - len(lj.lstrip(" "))
-            if lj.strip() and ind <= job_indent:
-                break
-            if lj.strip() == key + ":":
-                block = [lj]
-                for k in range(j + 1, len(lines)):
-                    lk = lines[k]
-                    if lk.strip() and len(lk) - len(lk.lstrip(" ")) <= ind:
-                        break
-                    block.append(lk)
-                cut = ind
-                return "\n".join(b[cut:] if b.strip() else "" for b in block)
-    fail(f"no {key} in job {job}")
+    agent-bus namespace. The blocks are swapped in the text, not the YAML re-dumped, so that
+    promtool sees relabeling and everything else as written (PyYAML hides duplicate keys)."""
+    jobs = [j for j in load_yaml(path).get("scrape_configs") or [] if "kubernetes_sd_configs" in j]
+    # An empty block names no role either.
+    for sd in [sd for j in jobs for sd in j["kubernetes_sd_configs"] or [{}]]:
+        if sd.get("role") not in ("pod", "node"):
+            fail(f"{path}: kubernetes_sd_configs without role pod|node: {sd}")
+        if sd["role"] == "pod" and (sd.get("namespaces") or {}).get("names") != ["agent-bus"]:
+            fail(f"{path}: pod discovery is not limited to namespace agent-bus: {sd}")
+    # A block: the key's line, then the lines that are blank or indented deeper.
+    text, found = re.subn(r"^( *)kubernetes_sd_configs:[ \t]*\n(?:\1 .*\n|[ \t]*\n)*",
+                          r"\1static_configs:\n\1  - targets: ['192.0.2.10:8000']\n",
+                          open(path, encoding="utf-8").read(), flags=re.M)
+    if not found or found != len(jobs):
+        fail(f"{path}: {found} kubernetes_sd_configs blocks, {len(jobs)} of them in scrape jobs")
+    return text
 
 
 # Made-up pod discovery results: (meta labels, expected target or None when it must be dropped).
@@ -226,16 +201,20 @@ def cmd_relabel_test(config_path, workdir):
     import subprocess
     import time
     import urllib.request
-    relabel = job_block(open(config_path, encoding="utf-8").read(), "agent-bus", "relabel_configs")
+    jobs = load_yaml(config_path).get("scrape_configs") or []
+    relabel = next((j.get("relabel_configs") for j in jobs if j.get("job_name") == "agent-bus"), None)
+    if not relabel:
+        fail("no relabel_configs in job agent-bus")
     with open(os.path.join(workdir, "targets.json"), "w", encoding="utf-8") as f:
         json.dump([{"targets": [c[0]["__address__"]],
                     "labels": {k: v for k, v in c[0].items() if k != "__address__"}}
                    for c in RELABEL_CASES], f)
-    indented = "\n".join("    " + l if l.strip() else "" for l in relabel.split("\n"))
     with open(os.path.join(workdir, "prometheus.yml"), "w", encoding="utf-8") as f:
-        f.write("global:\n  scrape_interval: 1h\nscrape_configs:\n"
-                "  - job_name: agent-bus\n    metrics_path: /metrics\n"
-                "    file_sd_configs:\n      - files: [targets.json]\n" + indented + "\n")
+        yaml.safe_dump({"global": {"scrape_interval": "1h"},
+                        "scrape_configs": [{"job_name": "agent-bus", "metrics_path": "/metrics",
+                                            "file_sd_configs": [{"files": ["targets.json"]}],
+                                            "relabel_configs": relabel}]},
+                       f, sort_keys=False)
     want = {}
     for _, exp in RELABEL_CASES:
         if exp:
@@ -277,74 +256,17 @@ def cmd_relabel_test(config_path, workdir):
 
 
 # ----------------------------------------------------------------------------- rule file
-def unquote(v):
-    v = v.strip()
-    if len(v) >= 2 and v[0] == v[-1] == '"':
-        return bytes(v[1:-1], "utf-8").decode("unicode_escape")
-    if len(v) >= 2 and v[0] == v[-1] == "'":
-        return v[1:-1].replace("''", "'")
-    return v
-
-
 def parse_rules(path=RULES):
-    """[{kind: alert|record, name, expr, for, labels{}, annotations{}, group, line}]."""
-    lines = open(path, encoding="utf-8").read().split("\n")
-    rules, group, cur, section, i = [], None, None, None, 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        i += 1
-        if not stripped or stripped.startswith("#"):
-            continue
-        m = re.match(r"- name:\s*(\S+)", stripped)
-        if m:
-            group, cur = m.group(1), None
-            continue
-        m = re.match(r"- (alert|record):\s*(\S+)", stripped)
-        if m:
-            cur = {"kind": m.group(1), "name": m.group(2), "expr": None, "for": None,
-                   "labels": {}, "annotations": {}, "group": group, "line": i,
-                   "indent": indent + 2}
-            rules.append(cur)
-            section = None
-            continue
-        if cur is None:
-            continue
-        if indent == cur["indent"]:
-            m = re.match(r"(\w+):\s*(.*)$", stripped)
-            if not m:
-                fail(f"{path}:{i}: cannot parse '{stripped}'")
-            key, val = m.group(1), m.group(2)
-            section = None
-            if key == "expr":
-                if val in ("|", "|-", ">", ">-"):
-                    body = []
-                    while i < len(lines) and (not lines[i].strip() or
-                                              len(lines[i]) - len(lines[i].lstrip(" ")) > indent):
-                        body.append(lines[i].strip())
-                        i += 1
-                    cur["expr"] = "\n".join(b for b in body if b)
-                else:
-                    cur["expr"] = unquote(val)
-            elif key == "for":
-                cur["for"] = val
-            elif key in ("labels", "annotations"):
-                section = key
-            else:
-                fail(f"{path}:{i}: unknown rule key '{key}'")
-        elif indent > cur["indent"] and section:
-            m = re.match(r"([\w]+):\s*(.*)$", stripped)
-            if not m:
-                fail(f"{path}:{i}: cannot parse '{stripped}' in {section}")
-            cur[section][m.group(1)] = unquote(m.group(2))
-        elif indent < cur["indent"]:
-            cur = None
-        else:
-            fail(f"{path}:{i}: unexpected line '{stripped}'")
-    for r in rules:
-        if not r["expr"]:
-            fail(f"{path}:{r['line']}: {r['kind']} {r['name']} has no expr")
+    """[{kind: alert|record, name, expr, labels{}, annotations{}, line}]."""
+    rules = []
+    for group in load_yaml(path, LineLoader).get("groups") or []:
+        for r in group.get("rules") or []:
+            kind = "alert" if "alert" in r else "record"
+            if not r.get(kind) or not r.get("expr"):
+                fail(f"{path}:{r.line}: rule without alert/record name or expr")
+            rules.append({"kind": kind, "name": r[kind], "expr": str(r["expr"]),
+                          "labels": r.get("labels") or {}, "annotations": r.get("annotations") or {},
+                          "line": r.line})
     return rules
 
 
@@ -382,28 +304,17 @@ def cmd_rules_lint():
 
 # ----------------------------------------------------------------------------- test coverage
 def parse_rule_tests():
-    """{alertname: {"fire": [labels-line, ...], "quiet": n}} over all rules-test*.yml."""
+    """{alertname: {"fire": [(file, line, exp_labels)], "quiet": n}} over all rules-test*.yml."""
     cov = {}
     for path in sorted(glob.glob(os.path.join(TESTS, "rules-test*.yml"))):
-        current, in_exp = None, False
-        for n, line in enumerate(open(path, encoding="utf-8"), 1):
-            s = line.strip()
-            m = re.match(r"-?\s*alertname:\s*(\S+)", s)
-            if m:
-                current, in_exp = m.group(1), False
-                cov.setdefault(current, {"fire": [], "quiet": 0})
-                continue
-            if re.match(r"-\s*eval_time:", s) or s.startswith("- name:") or s.startswith("input_series:"):
-                current, in_exp = (None if s.startswith("- name:") else current), False
-                continue
-            if current and re.match(r"exp_alerts:\s*\[\s*\]$", s):
-                cov[current]["quiet"] += 1
-                continue
-            if current and re.match(r"exp_alerts:\s*$", s):
-                in_exp = True
-                continue
-            if current and in_exp and s.startswith("- exp_labels:"):
-                cov[current]["fire"].append((os.path.basename(path), n, s))
+        for test in load_yaml(path, LineLoader).get("tests") or []:
+            for case in test.get("alert_rule_test") or []:
+                c = cov.setdefault(case.get("alertname"), {"fire": [], "quiet": 0})
+                # A quiet case says so (`exp_alerts: []`); a case without exp_alerts counts as neither.
+                if case.get("exp_alerts") == []:
+                    c["quiet"] += 1
+                for exp in case.get("exp_alerts") or []:
+                    c["fire"].append((os.path.basename(path), exp.line, exp.get("exp_labels") or {}))
     return cov
 
 
@@ -418,7 +329,7 @@ def cmd_coverage():
         if not c or not c["quiet"]:
             errors.append(f"{a}: no test case where it stays quiet (exp_alerts: [])")
         for f, n, labels in (c or {}).get("fire", []):
-            if "severity:" not in labels or "component:" not in labels:
+            if "severity" not in labels or "component" not in labels:
                 errors.append(f"{f}:{n}: expected labels of {a} lack severity or component")
     for a in sorted(set(cov) - set(alerts)):
         errors.append(f"{a}: tested but not defined in alert-rules.yml")

@@ -5,8 +5,6 @@ using StackExchange.Redis;
 
 namespace AgentBus.Api.Gpu;
 
-public sealed record GpuNodeList(IReadOnlyList<GpuNodeStatus> Items, int Total, int GpuCount, int FreeSlots);
-
 public static class GpuApi
 {
     public static IEndpointRouteBuilder MapGpuApi(this IEndpointRouteBuilder app)

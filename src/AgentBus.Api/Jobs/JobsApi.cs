@@ -8,19 +8,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Jobs;
 
-public sealed record StageResponse(string Stage, string AgentType, string Status, int Attempts, string? Error,
-    DateTime? QueuedAt, DateTime? StartedAt, DateTime? CompletedAt);
-public sealed record JobError(string? Code, string? Message);
-public sealed record JobResponse(Guid JobId, Guid ProjectId, string Status, string? Stage, JobError? Error,
-    DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? CompletedAt, IReadOnlyList<StageResponse> Stages,
-    JobRouting? Routing);
-public sealed record ArtifactListItem(string Type, int Version, string ContentType, int SizeBytes, DateTime CreatedAt);
-public sealed record ArtifactResponse(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);
-public sealed record ApproveRequest(string? Notes);
-public sealed record ChangesRequest(string? Notes);
-public sealed record ReasonRequest(string? Reason);
-public sealed record JobStatusResponse(Guid JobId, string Status);
-
 public static class JobsApi
 {
     public const int MaxNotes = 20_000;

@@ -8,17 +8,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Projects;
 
-/// <summary>RequiresGpu: true or false overrides the ML/CV detector; null (the default) lets it decide.</summary>
-public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd, bool? RequiresGpu = null);
-public sealed record UpdateProjectRequest(decimal? BudgetUsd);
-public sealed record ProjectBudget(Guid ProjectId, decimal? BudgetUsd);
-public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
-public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
-public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
-public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, long Total, int Limit, int Offset);
-public sealed record ProjectDetail(Guid ProjectId, string Name, string Requirements, JsonElement Metadata, decimal? BudgetUsd,
-    DateTime CreatedAt, DateTime UpdatedAt, Jobs.JobResponse? LatestJob);
-
 public static class ProjectsApi
 {
     public const int MaxName = 200;

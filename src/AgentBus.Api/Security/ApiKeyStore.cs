@@ -8,21 +8,6 @@ using Microsoft.Extensions.Options;
 namespace AgentBus.Api.Security;
 
 // Classes with setters rather than records: Dapper maps the snake_case columns onto properties.
-public sealed class ApiKeyRow
-{
-    public Guid Id { get; init; }
-    public string Name { get; init; } = "";
-    public string Role { get; init; } = "";
-    public string Prefix { get; init; } = "";
-    public DateTime CreatedAt { get; init; }
-    public string CreatedBy { get; init; } = "";
-    public DateTime? RevokedAt { get; init; }
-    public DateTime? LastUsedAt { get; init; }
-}
-
-/// <summary>A key that authenticated: who it is and what it may do.</summary>
-public sealed record ApiKeyIdentity(string Caller, string Role, Guid? Id);
-
 /// <summary>
 /// API keys in Postgres (api_keys, SHA-256 hashes only) behind a short in-memory cache, so that
 /// authenticating a request costs no round trip: a key is looked up at most once per

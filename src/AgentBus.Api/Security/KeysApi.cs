@@ -3,11 +3,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Security;
 
-public sealed record CreateKeyRequest(string? Name, string? Role);
-public sealed record KeyCreated(Guid Id, string Name, string Role, string Prefix, string Key, DateTime CreatedAt);
-public sealed record KeyListItem(Guid Id, string Name, string Role, string Prefix, DateTime CreatedAt, string CreatedBy, DateTime? RevokedAt, DateTime? LastUsedAt);
-public sealed record KeyList(IReadOnlyList<KeyListItem> Items, long Total, int Limit, int Offset);
-
 /// <summary>/api/keys: admins create (the key is shown once), list (never a secret) and revoke API keys.</summary>
 public static class KeysApi
 {

@@ -43,9 +43,10 @@ public static partial class OfflineWriter
         public IReadOnlyList<(string Id, string Text)> Functional =>
             Artifacts.TryGetValue("prd", out var prd) && FrLine().Matches(prd) is { Count: > 0 } lines
                 ? lines.Select(m => (m.Groups[1].Value, m.Groups[2].Value.Trim())).DistinctBy(f => f.Item1).ToList()
-                : Requirements_().Select((s, i) => ($"FR-{i + 1}", s)).ToList();
+                : FunctionalSentences().Select((s, i) => ($"FR-{i + 1}", s)).ToList();
 
-        public IEnumerable<string> Requirements_() =>
+        /// <summary>The sentences that state a functional requirement (not a quality), or the first one.</summary>
+        public IEnumerable<string> FunctionalSentences() =>
             Sentences.Where(s => RequirementWord().IsMatch(s) && !QualityWord().IsMatch(s)).DefaultIfEmpty(Sentences.FirstOrDefault() ?? Name);
     }
 
@@ -65,11 +66,11 @@ public static partial class OfflineWriter
         var roles = UserWord().Matches(input.Requirements).Select(m => m.Value.ToLowerInvariant()).Distinct().ToList();
         md.Append("## Users\n\n");
         md.Append(roles.Count > 0 ? string.Concat(roles.Select(r => $"- **{r}**: {users.FirstOrDefault(u => u.Contains(r, StringComparison.OrdinalIgnoreCase)) ?? "uses the product"}\n")) : "- Primary users as described in the requirements.\n");
-        md.Append("\n## Goals\n\n").Append(string.Concat(input.Requirements_().Take(5).Select(s => $"- {s}\n")));
+        md.Append("\n## Goals\n\n").Append(string.Concat(input.FunctionalSentences().Take(5).Select(s => $"- {s}\n")));
         md.Append("\n## Scope\n\n### In scope\n\n").Append(string.Concat(input.Terms.Take(8).Select(t => $"- {t}\n")));
         md.Append("\n### Out of scope\n\n- Capabilities not named in the requirements; they need a new PRD version.\n");
         md.Append("\n## Requirements\n\n");
-        var frs = input.Requirements_().Select((s, i) => (Id: $"FR-{i + 1}", Text: s)).ToList();
+        var frs = input.FunctionalSentences().Select((s, i) => (Id: $"FR-{i + 1}", Text: s)).ToList();
         md.Append(string.Concat(frs.Select(f => $"- {f.Id}: {f.Text}\n")));
         var nfrs = input.Sentences.Where(s => QualityWord().IsMatch(s)).ToList();
         md.Append(string.Concat((nfrs.Count > 0 ? nfrs : ["The system responds to interactive requests within 200 ms at the 99th percentile."]).Select((s, i) => $"- NFR-{i + 1}: {s}\n")));

@@ -1,0 +1,20 @@
+using AgentBus.Api.Security;
+using AgentBus.Routing;
+using AgentBus.Jobs;
+using AgentBus.Spend;
+using AgentBus.Store;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AgentBus.Api.Jobs;
+
+// The JSON bodies these endpoints answer with (snake_case on the wire).
+public sealed record StageResponse(string Stage, string AgentType, string Status, int Attempts, string? Error,
+    DateTime? QueuedAt, DateTime? StartedAt, DateTime? CompletedAt);
+public sealed record JobError(string? Code, string? Message);
+public sealed record JobResponse(Guid JobId, Guid ProjectId, string Status, string? Stage, JobError? Error,
+    DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? CompletedAt, IReadOnlyList<StageResponse> Stages,
+    JobRouting? Routing);
+public sealed record ArtifactListItem(string Type, int Version, string ContentType, int SizeBytes, DateTime CreatedAt);
+public sealed record ArtifactResponse(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);
+public sealed record JobStatusResponse(Guid JobId, string Status);

@@ -1,0 +1,14 @@
+using System.Text.Json;
+using AgentBus.Api.Security;
+using AgentBus.Spend;
+using AgentBus.Store;
+using AgentBus.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AgentBus.Api.Projects;
+
+// The JSON bodies these endpoints accept (snake_case on the wire).
+/// <summary>RequiresGpu: true or false overrides the ML/CV detector; null (the default) lets it decide.</summary>
+public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd, bool? RequiresGpu = null);
+public sealed record UpdateProjectRequest(decimal? BudgetUsd);

@@ -1,0 +1,18 @@
+using System.Text.Json;
+using AgentBus.Api.Security;
+using AgentBus.Spend;
+using AgentBus.Store;
+using AgentBus.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AgentBus.Api.Projects;
+
+// The JSON bodies these endpoints answer with (snake_case on the wire).
+public sealed record ProjectBudget(Guid ProjectId, decimal? BudgetUsd);
+public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
+public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
+public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
+public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, long Total, int Limit, int Offset);
+public sealed record ProjectDetail(Guid ProjectId, string Name, string Requirements, JsonElement Metadata, decimal? BudgetUsd,
+    DateTime CreatedAt, DateTime UpdatedAt, Jobs.JobResponse? LatestJob);

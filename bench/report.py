@@ -162,7 +162,7 @@ def render(raw, latest, md, meta_path):
     w("")
     w("| System | Drain (tasks/s) | vs Agent Bus | Enqueue (/s) | Runs |")
     w("|---|---:|---:|---:|---|")
-    rows = [("Agent Bus (TaskConsumer + JobStore, Postgres state)", "agentbus_dispatch", "agentbus_job_create_inprocess"),
+    rows = [("Agent Bus (TaskConsumer + StageLedger, Postgres state)", "agentbus_dispatch", "agentbus_job_create_inprocess"),
             ("Agent Bus, telemetry off", "agentbus_dispatch_telemetry_off", None),
             ("Hangfire 1.8.25, PostgreSQL storage (peer)", "hangfire_dispatch", "hangfire_enqueue"),
             ("Raw Redis XREADGROUP/XACK (ceiling)", "redis_xreadgroup_xack", "redis_xadd")]

@@ -30,7 +30,7 @@ public sealed partial class GpuMonitor(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        (_source, _openError) = await GpuSources.OpenAsync(_options, stoppingToken);
+        (_source, _openError) = await GpuSources.OpenAsync(_options.Source, _options.RecordedPath, _options.NvidiaSmiPath, stoppingToken);
         using var timer = new PeriodicTimer(_options.RefreshInterval);
         var first = true;
         do

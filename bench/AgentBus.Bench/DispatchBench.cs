@@ -2,9 +2,6 @@ using System.Diagnostics;
 using AgentBus.Agents;
 using AgentBus.Jobs;
 using AgentBus.Queue;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Npgsql;
 using StackExchange.Redis;
 

@@ -4,7 +4,7 @@ namespace AgentBus.Deploy;
 public sealed record Sizing(string CpuRequest, string MemoryRequest, string CpuLimit, string MemoryLimit);
 
 /// <summary>What the Aspire model does not say but a cluster needs: how each service runs.
-/// Keyed by resource name; a project not listed gets <see cref="DefaultService"/>.</summary>
+/// Keyed by resource name; a project not listed gets <see cref="Policy.DefaultService"/>.</summary>
 public sealed record ServicePolicy(
     Sizing Sizing,
     bool DaemonSetOnGpuNodes = false,

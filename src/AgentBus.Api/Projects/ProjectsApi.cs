@@ -1,6 +1,5 @@
 using System.Text.Json;
 using AgentBus.Api.Security;
-using AgentBus.Gpu;
 using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;

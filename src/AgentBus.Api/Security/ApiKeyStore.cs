@@ -17,7 +17,7 @@ namespace AgentBus.Api.Security;
 public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILogger<ApiKeyStore> logger) : IDisposable
 {
     // Its own bounded cache: a flood of made-up keys cannot grow it without limit.
-    private readonly MemoryCache cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
 
     public const string Prefix = "abk_";
     private const int DisplayPrefixLength = 12;
@@ -37,13 +37,13 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
             return new ApiKeyIdentity("key:bootstrap", Roles.Admin, null);
         }
         var cacheKey = CacheKey(hash);
-        if (!cache.TryGetValue(cacheKey, out CachedKey? cached))
+        if (!_cache.TryGetValue(cacheKey, out CachedKey? cached))
         {
             var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
                 "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
             // Unknown keys are cached too: a client retrying a wrong key must not reach Postgres each time.
             cached = new CachedKey(row is not null && CryptographicOperations.FixedTimeEquals(row.KeyHash, hash) ? row : null);
-            cache.Set(cacheKey, cached, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
+            _cache.Set(cacheKey, cached, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
         }
         if (cached!.Key is not { } stored)
         {
@@ -83,7 +83,7 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         {
             return false;
         }
-        cache.Remove(CacheKey(hash));
+        _cache.Remove(CacheKey(hash));
         return true;
     }
 
@@ -110,7 +110,7 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         });
     }
 
-    public void Dispose() => cache.Dispose();
+    public void Dispose() => _cache.Dispose();
 
     private static string CacheKey(byte[] hash) => "api-key:" + Convert.ToHexString(hash);
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using AgentBus.Telemetry;
-using Microsoft.AspNetCore.RateLimiting;
 
 namespace AgentBus.Api.Security;
 

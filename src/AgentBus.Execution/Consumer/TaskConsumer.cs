@@ -63,7 +63,7 @@ public sealed partial class TaskConsumer(
                 {
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                     idle.CancelAfter(_options.IdlePoll);
-                    await _wake.Reader.WaitToReadAsync(idle.Token).AsTask().ContinueWith(_ => _wake.Reader.TryRead(out bool _), TaskScheduler.Default);
+                    await _wake.Reader.WaitToReadAsync(idle.Token).AsTask().ContinueWith(_ => _wake.Reader.TryRead(out var _), TaskScheduler.Default);
                 }
             }
             catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))

@@ -113,10 +113,16 @@ public static partial class OfflineWriter
                 tasks = chunk.Select(f => new { id = $"T{taskNumber++}", title = Shorten(f.Text, 100), requirements = new[] { f.Id }, estimate_days = Math.Clamp(f.Text.Length / 30, 1, 8), depends_on = new[] { "T2" } }).ToArray(),
             });
         }
-        milestones.Add(new { id = $"M{milestones.Count + 1}", name = "Hardening and launch", goal = "Security review, load test, documentation, release", tasks = new[]
+        milestones.Add(new
         {
-            new { id = $"T{taskNumber}", title = "Security review fixes and load test", requirements = Array.Empty<string>(), estimate_days = 3, depends_on = Array.Empty<string>() },
-        } });
+            id = $"M{milestones.Count + 1}",
+            name = "Hardening and launch",
+            goal = "Security review, load test, documentation, release",
+            tasks = new[]
+            {
+                new { id = $"T{taskNumber}", title = "Security review fixes and load test", requirements = Array.Empty<string>(), estimate_days = 3, depends_on = Array.Empty<string>() },
+            },
+        });
         return JsonSerializer.Serialize(new { milestones, assumptions = new[] { "One cross-functional team", $"{frs.Count} functional requirements from the approved PRD" } },
             new JsonSerializerOptions { WriteIndented = true });
     }
@@ -251,10 +257,22 @@ public static partial class OfflineWriter
 
     private static IEnumerable<string> Risks(Input input)
     {
-        if (PersonalData().IsMatch(input.Requirements)) yield return "Personal data: breach or non-compliance (high impact); mitigate with encryption, access control and GDPR review.";
-        if (Regex.IsMatch(input.Requirements, @"\b(payment|billing|invoice|card)s?\b", RegexOptions.IgnoreCase)) yield return "Payments: fraud and PCI scope (high impact); use a PCI-compliant provider, never store card numbers.";
-        if (IsMlWork(input)) yield return "Model quality drifts after launch (medium impact); monitor accuracy and retrain on fresh data.";
-        if (Regex.IsMatch(input.Requirements, @"\b(integrat\w*|third[- ]party|api)\b", RegexOptions.IgnoreCase)) yield return "Third-party integrations change or fail (medium impact); isolate behind adapters with retries and contract tests.";
+        if (PersonalData().IsMatch(input.Requirements))
+        {
+            yield return "Personal data: breach or non-compliance (high impact); mitigate with encryption, access control and GDPR review.";
+        }
+        if (Regex.IsMatch(input.Requirements, @"\b(payment|billing|invoice|card)s?\b", RegexOptions.IgnoreCase))
+        {
+            yield return "Payments: fraud and PCI scope (high impact); use a PCI-compliant provider, never store card numbers.";
+        }
+        if (IsMlWork(input))
+        {
+            yield return "Model quality drifts after launch (medium impact); monitor accuracy and retrain on fresh data.";
+        }
+        if (Regex.IsMatch(input.Requirements, @"\b(integrat\w*|third[- ]party|api)\b", RegexOptions.IgnoreCase))
+        {
+            yield return "Third-party integrations change or fail (medium impact); isolate behind adapters with retries and contract tests.";
+        }
         yield return $"Scope growth beyond the {input.Functional.Count} listed requirements (medium impact); changes go through a new PRD version.";
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AgentBus.Tests.Infrastructure;
 
 namespace AgentBus.Tests.Faults;
 

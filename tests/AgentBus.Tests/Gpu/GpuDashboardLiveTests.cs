@@ -32,7 +32,10 @@ public sealed class GpuDashboardLiveTests(GpuAppFixture fixture) : IClassFixture
             """);
         using var prometheus = Process.Start(new ProcessStartInfo("prometheus",
             [$"--config.file={Path.Combine(_dir, "prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(_dir, "data")}", $"--web.listen-address=127.0.0.1:{port}"])
-            { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
         var log = prometheus.StandardError.ReadToEndAsync();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         try

@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using Aspire.Hosting.Testing;
-using Npgsql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Testing;
+using Npgsql;
 
 namespace AgentBus.Tests.Infrastructure;
 

@@ -21,7 +21,6 @@ public sealed class TracingTests(ObservabilityFixture fixture)
                 && all.Any(s => s.Name == "job_approve" && s["job.id"] == jobId),
             TimeSpan.FromSeconds(30), $"the spans of job {jobId} arriving");
         Assert.Empty(fixture.Otlp.Errors);
-        
 
         // The POST that submitted the project: the api's server span, tagged with its ids.
         var post = Assert.Single(spans, s => s.Kind == ExportedSpan.KindServer && s["http.request.method"] == "POST" && s["job.id"] == jobId

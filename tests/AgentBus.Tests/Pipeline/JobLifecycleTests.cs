@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AgentBus.Jobs;
 using AgentBus.Tests.Infrastructure;
 
 namespace AgentBus.Tests.Pipeline;

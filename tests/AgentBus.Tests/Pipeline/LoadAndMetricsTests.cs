@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using AgentBus.Tests.Infrastructure;
 
 namespace AgentBus.Tests.Pipeline;

@@ -4,9 +4,6 @@ using AgentBus.Consumer;
 using AgentBus.Jobs;
 using AgentBus.Queue;
 using AgentBus.Store;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Npgsql;
 using StackExchange.Redis;
 

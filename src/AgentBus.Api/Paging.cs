@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-
 namespace AgentBus.Api;
 
 /// <summary>limit and offset of every list endpoint.</summary>

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-
 namespace AgentBus.Api;
 
 /// <summary>Collects per-field validation errors.</summary>

@@ -9,7 +9,7 @@ public sealed class GpuAgentOptions
     /// <summary>auto (NVML, else nvidia-smi, else no GPUs), nvml, nvidia-smi or recorded.</summary>
     public string Source { get; set; } = "auto";
 
-    /// <summary>For Source=recorded: a file of nvidia-smi CSV output (see <see cref="Telemetry.NvidiaSmiCsv"/>).</summary>
+    /// <summary>For Source=recorded: a file of nvidia-smi CSV output (see <see cref="Sources.NvidiaSmiCsv"/>).</summary>
     public string? RecordedPath { get; set; }
 
     public string NvidiaSmiPath { get; set; } = "nvidia-smi";

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using AgentBus.Consumer;
 using AgentBus.Gpu;
 using AgentBus.Llm;
-using AgentBus.Consumer;
 using AgentBus.Queue;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,4 @@
-using AgentBus.Api.Security;
 using AgentBus.Gpu;
-using Microsoft.AspNetCore.Http.HttpResults;
-using StackExchange.Redis;
 
 namespace AgentBus.Api.Gpu;
 

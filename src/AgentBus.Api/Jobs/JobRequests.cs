@@ -1,11 +1,3 @@
-using AgentBus.Api.Security;
-using AgentBus.Routing;
-using AgentBus.Jobs;
-using AgentBus.Spend;
-using AgentBus.Store;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
-
 namespace AgentBus.Api.Jobs;
 
 // The JSON bodies these endpoints accept (snake_case on the wire).

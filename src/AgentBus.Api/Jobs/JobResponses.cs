@@ -1,10 +1,4 @@
-using AgentBus.Api.Security;
 using AgentBus.Routing;
-using AgentBus.Jobs;
-using AgentBus.Spend;
-using AgentBus.Store;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Jobs;
 

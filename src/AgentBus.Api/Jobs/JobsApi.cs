@@ -1,5 +1,4 @@
 using AgentBus.Api.Security;
-using AgentBus.Routing;
 using AgentBus.Jobs;
 using AgentBus.Spend;
 using AgentBus.Store;

@@ -1,10 +1,4 @@
 using System.Text.Json;
-using AgentBus.Api.Security;
-using AgentBus.Spend;
-using AgentBus.Store;
-using AgentBus.Jobs;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace AgentBus.Api.Projects;
 

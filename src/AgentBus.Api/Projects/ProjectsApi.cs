@@ -1,8 +1,8 @@
 using System.Text.Json;
 using AgentBus.Api.Security;
+using AgentBus.Jobs;
 using AgentBus.Spend;
 using AgentBus.Store;
-using AgentBus.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 

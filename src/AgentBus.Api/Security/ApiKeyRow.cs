@@ -1,10 +1,3 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
-using AgentBus.Data;
-using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Options;
-
 namespace AgentBus.Api.Security;
 
 public sealed class ApiKeyRow

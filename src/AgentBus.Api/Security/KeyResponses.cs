@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
-
 namespace AgentBus.Api.Security;
 
 // The JSON bodies these endpoints answer with (snake_case on the wire).

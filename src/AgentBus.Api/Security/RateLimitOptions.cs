@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Threading.RateLimiting;
-using AgentBus.Telemetry;
-using Microsoft.AspNetCore.RateLimiting;
-
 namespace AgentBus.Api.Security;
 
 /// <summary>AgentBus:RateLimits: token buckets per authenticated caller and per client address.</summary>

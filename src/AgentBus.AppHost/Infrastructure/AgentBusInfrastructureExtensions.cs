@@ -1,6 +1,4 @@
-using HealthChecks.Redis;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Npgsql;
 
 namespace AgentBus.AppHost.Infrastructure;
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace AgentBus.AppHost.Infrastructure;
 
 public enum InfrastructureMode

@@ -1,6 +1,4 @@
 using System.Net;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
 
 namespace AgentBus.Llm;
 

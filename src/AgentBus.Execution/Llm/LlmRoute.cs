@@ -1,11 +1,4 @@
-using System.ClientModel;
-using System.ClientModel.Primitives;
-using System.Collections.Concurrent;
-using Anthropic;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using OpenAI;
 
 namespace AgentBus.Llm;
 

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace AgentBus.Llm;
 
 /// <summary>USD per million tokens. Input is uncached input; cache reads and writes have their own prices.</summary>

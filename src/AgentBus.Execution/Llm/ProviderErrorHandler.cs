@@ -1,4 +1,3 @@
-using System.Net;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 

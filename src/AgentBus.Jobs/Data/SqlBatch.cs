@@ -35,6 +35,9 @@ internal sealed class SqlBatch
         return this;
     }
 
+    /// <summary>The parameters the batch's statements name, each once.</summary>
+    public IReadOnlyCollection<string> ParameterNames => _names;
+
     public CommandDefinition Command(IDbTransaction? transaction = null, CancellationToken ct = default) =>
         new(_sql.ToString(), _parameters, transaction, cancellationToken: ct);
 }

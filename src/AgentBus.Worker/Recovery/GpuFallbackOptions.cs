@@ -1,11 +1,3 @@
-using AgentBus.Queue;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using Npgsql;
-using StackExchange.Redis;
-
 namespace AgentBus.Worker.Recovery;
 
 /// <summary>Settings of the gpu-to-cpu fallback sweep, bound from "AgentBus:Gpu".</summary>

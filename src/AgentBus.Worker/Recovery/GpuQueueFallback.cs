@@ -1,9 +1,6 @@
 using AgentBus.Gpu;
 using AgentBus.Queue;
 using AgentBus.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;

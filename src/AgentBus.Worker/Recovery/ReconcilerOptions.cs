@@ -1,13 +1,3 @@
-using AgentBus.Data;
-using AgentBus.Gpu;
-using AgentBus.Telemetry;
-using Dapper;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using Npgsql;
-using StackExchange.Redis;
-
 namespace AgentBus.Worker.Recovery;
 
 /// <summary>Settings of the stage reconciler, bound from "AgentBus:Reconciler".</summary>

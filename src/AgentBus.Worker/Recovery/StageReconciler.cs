@@ -3,8 +3,6 @@ using AgentBus.Queue;
 using AgentBus.Routing;
 using AgentBus.Telemetry;
 using Dapper;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;

@@ -4,23 +4,14 @@ using System.Reflection;
 
 namespace AgentBus.Deploy.Tests;
 
-/// <summary>Paths of the repository under test and `kubectl kustomize` with a per-run cache.</summary>
+/// <summary>The deployment inputs of the repository under test (k8s/, aspire-manifest.json) and `kubectl kustomize` with a per-run cache.</summary>
 public static class Repo
 {
-    public static readonly string Root = FindRoot();
-    public static string K8s => Path.Combine(Root, "k8s");
-    public static string ManifestPath => Path.Combine(Root, "aspire-manifest.json");
+    public static string K8s => Path.Combine(Repository.Root, "k8s");
+    public static string ManifestPath => Path.Combine(Repository.Root, "aspire-manifest.json");
     public static AspireManifest Manifest => AspireManifest.Load(ManifestPath);
 
     public static readonly TheoryData<string> Overlays = new("dev", "prod");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "aspire-manifest.json")) && Directory.Exists(Path.Combine(dir.FullName, "k8s")))
-                return dir.FullName;
-        throw new InvalidOperationException($"no repository root above {AppContext.BaseDirectory}");
-    }
 
     private static readonly ConcurrentDictionary<string, Lazy<string>> Rendered = new();
 

@@ -16,7 +16,7 @@ public sealed record CatalogQuery(string Source, string Expr, int Line)
 /// <summary>Reads tests/monitoring/queries.txt and takes PromQL expressions apart at the top level.</summary>
 public static partial class QueryCatalog
 {
-    public static string File => Path.Combine(Infrastructure.Repository.Root, "tests", "monitoring", "queries.txt");
+    public static string File => Path.Combine(Repository.Root, "tests", "monitoring", "queries.txt");
 
     public static IReadOnlyList<CatalogQuery> Load()
     {

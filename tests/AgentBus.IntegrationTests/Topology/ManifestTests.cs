@@ -12,7 +12,7 @@ public sealed class ManifestTests
         var ct = TestContext.Current.CancellationToken;
         var root = Repository.Root;
         var committed = await File.ReadAllTextAsync(Path.Combine(root, "aspire-manifest.json"), ct);
-        var fresh = await Repository.PublishManifestAsync("aspire-manifest.check.json", ct);
+        var fresh = await AppHostManifest.PublishAsync("aspire-manifest.check.json", ct);
         Assert.True(committed == fresh,
             "aspire-manifest.json is stale: regenerate it with `dotnet run --project src/AgentBus.AppHost -- --publisher manifest --output-path ../../aspire-manifest.json`.");
     }

@@ -1,15 +1,15 @@
 using System.Diagnostics;
+using AgentBus.Testing;
 
 namespace AgentBus.IntegrationTests.Infrastructure;
 
-public static class Repository
+/// <summary>The manifest the built AppHost publishes, which the committed aspire-manifest.json must match.</summary>
+public static class AppHostManifest
 {
-    public static string Root { get; } = FindRoot();
-
     /// <summary>Runs the built AppHost's manifest publisher into a file at the repository root (paths in it are relative to it) and returns its text.</summary>
-    public static async Task<string> PublishManifestAsync(string fileName, CancellationToken ct)
+    public static async Task<string> PublishAsync(string fileName, CancellationToken ct)
     {
-        var output = Path.Combine(Root, fileName);
+        var output = Path.Combine(Repository.Root, fileName);
         try
         {
             await RunAsync("dotnet", ["run", "--project", "src/AgentBus.AppHost", "--no-build", "--no-launch-profile", "--",
@@ -22,9 +22,9 @@ public static class Repository
         }
     }
 
-    public static async Task<string> RunAsync(string command, IEnumerable<string> args, CancellationToken ct)
+    private static async Task<string> RunAsync(string command, IEnumerable<string> args, CancellationToken ct)
     {
-        var start = new ProcessStartInfo(command, args) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(command, args) { WorkingDirectory = Repository.Root, RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
@@ -34,17 +34,5 @@ public static class Repository
             throw new InvalidOperationException($"{command} {string.Join(' ', args)} exited {process.ExitCode}: {await stdout}{await stderr}");
         }
         return await stdout;
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "AgentBus.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("AgentBus.sln not found above " + AppContext.BaseDirectory);
     }
 }

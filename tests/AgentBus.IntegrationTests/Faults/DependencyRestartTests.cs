@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Faults;

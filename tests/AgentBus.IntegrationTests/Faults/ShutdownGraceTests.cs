@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Faults;
 

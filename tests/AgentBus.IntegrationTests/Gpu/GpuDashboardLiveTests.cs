@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Gpu;
 

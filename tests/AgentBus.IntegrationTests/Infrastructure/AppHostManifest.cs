@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AgentBus.Testing;
 
 namespace AgentBus.IntegrationTests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Observability;
 

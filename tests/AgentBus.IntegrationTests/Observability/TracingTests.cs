@@ -1,4 +1,4 @@
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 using JobPipeline = AgentBus.Jobs.Pipeline;
 
 namespace AgentBus.IntegrationTests.Observability;

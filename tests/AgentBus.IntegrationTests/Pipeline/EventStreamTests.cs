@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Pipeline;

@@ -1,5 +1,5 @@
 using AgentBus.Data;
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 

@@ -1,4 +1,4 @@
-using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Fixtures;
 using Npgsql;
 
 namespace AgentBus.IntegrationTests.Pipeline;

@@ -1,5 +1,5 @@
+using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.Queue;
-using AgentBus.IntegrationTests.Infrastructure;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Pipeline;

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Security;

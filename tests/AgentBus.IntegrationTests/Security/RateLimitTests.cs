@@ -1,22 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Security;
-
-/// <summary>The standard topology with tiny token buckets, so a short burst exceeds them.</summary>
-public sealed class RateLimitAppFixture : AgentBusAppFixture
-{
-    public const int Burst = 4;
-
-    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
-            .WithEnvironment("AgentBus__RateLimits__PerKey__PermitsPerSecond", "2")
-            .WithEnvironment("AgentBus__RateLimits__PerKey__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .WithEnvironment("AgentBus__RateLimits__PerAddress__PermitsPerSecond", "2")
-            .WithEnvironment("AgentBus__RateLimits__PerAddress__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture));
-}
 
 public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<RateLimitAppFixture>
 {

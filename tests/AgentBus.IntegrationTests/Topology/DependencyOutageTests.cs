@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Topology;

@@ -3,14 +3,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.IntegrationTests.Observability;
 using StackExchange.Redis;
 
-namespace AgentBus.IntegrationTests.Observability;
-
-/// <summary>What the workload did, for the tests to look for.</summary>
-public sealed record Workload(
-    Guid ChangedThenCompleted, Guid Completed, Guid Rejected, Guid Canceled, Guid BudgetFailed,
-    string DeadLetteredEntry, IReadOnlyDictionary<string, HttpStatusCode> ReadinessDuringRedisPause);
+namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// The whole system observed the way an operator would: every service exports traces over
@@ -71,8 +67,8 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too.
         builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gpu-agent"))
             .WithEnvironment("AgentBus__Gpu__Source", "recorded")
-            .WithEnvironment("AgentBus__Gpu__RecordedPath", Gpu.GpuAppFixture.RecordedPath)
-            .WithEnvironment("AgentBus__Gpu__Node", Gpu.GpuAppFixture.Node);
+            .WithEnvironment("AgentBus__Gpu__RecordedPath", GpuAppFixture.RecordedPath)
+            .WithEnvironment("AgentBus__Gpu__Node", GpuAppFixture.Node);
     }
 
     public override async ValueTask InitializeAsync()
@@ -215,10 +211,4 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             await Otlp.DisposeAsync();
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class ObservabilityCollection : ICollectionFixture<ObservabilityFixture>
-{
-    public const string Name = "Observability";
 }

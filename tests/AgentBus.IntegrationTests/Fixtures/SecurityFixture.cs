@@ -1,7 +1,7 @@
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.IntegrationTests.Observability;
 
-namespace AgentBus.IntegrationTests.Security;
+namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// A whole Agent Bus where every secret has a recognisable random value and is really used: the
@@ -49,10 +49,4 @@ public sealed class SecurityFixture : AgentBusAppFixture
         await Otlp.DisposeAsync();
         await Models.DisposeAsync();
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class SecurityCollection : ICollectionFixture<SecurityFixture>
-{
-    public const string Name = "Security";
 }

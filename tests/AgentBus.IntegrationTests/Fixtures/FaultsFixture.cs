@@ -4,7 +4,7 @@ using AgentBus.IntegrationTests.Infrastructure;
 using Npgsql;
 using StackExchange.Redis;
 
-namespace AgentBus.IntegrationTests.Faults;
+namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// Two workers with short clocks, so faults resolve in seconds: a 4 s lease (a killed worker's
@@ -267,10 +267,4 @@ public sealed class FaultsFixture : AgentBusAppFixture
         }
         return total;
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class FaultsCollection : ICollectionFixture<FaultsFixture>
-{
-    public const string Name = "Faults";
 }

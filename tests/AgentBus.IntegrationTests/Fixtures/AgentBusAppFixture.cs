@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
+using AgentBus.IntegrationTests.Infrastructure;
 using Aspire.Hosting.Testing;
 using Npgsql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
-namespace AgentBus.IntegrationTests.Infrastructure;
+namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// A whole Agent Bus (local Postgres and Redis, api, worker, gpu-agent) started from the real
@@ -292,26 +293,3 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         }
     }
 }
-
-/// <summary>
-/// The standard topology, shared by the tests of the "AppHost" collection. The offline model is
-/// given a price ($100 per million tokens) so budgets have something to count.
-/// </summary>
-public sealed class AppHostFixture : AgentBusAppFixture
-{
-    public const decimal OfflinePricePerMillion = 100m;
-
-    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
-            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
-}
-
-[CollectionDefinition(Name)]
-public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
-{
-    public const string Name = "AppHost";
-}
-
-/// <summary>One line a resource printed (stderr when <paramref name="IsError"/>).</summary>
-public sealed record ResourceLogLine(string Resource, string Content, bool IsError);

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using AgentBus.IntegrationTests.Infrastructure;
 using StackExchange.Redis;
 
-namespace AgentBus.IntegrationTests.Gpu;
+namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// The topology with the gpu-agent replaying a recorded node of two H100s (tests/fixtures/gpu).

@@ -80,7 +80,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             .AddFilter("Aspire.Hosting.Dcp", LogLevel.Error)
             .AddFakeLogging());
         builder.Configuration["Parameters:api-key"] = AdminApiKey;
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api"))
+        builder.Project("api")
             .WithEnvironment("AgentBus__Auth__Jwt__Issuer", TestJwt.Issuer)
             .WithEnvironment("AgentBus__Auth__Jwt__Audience", TestJwt.Audience)
             .WithEnvironment("AgentBus__Auth__Jwt__SigningKey", JwtSigningKey)

@@ -1,3 +1,5 @@
+using AgentBus.IntegrationTests.Infrastructure;
+
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
@@ -9,7 +11,7 @@ public sealed class AppHostFixture : AgentBusAppFixture
     public const decimal OfflinePricePerMillion = 100m;
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -22,9 +22,7 @@ public sealed class FaultsFixture : AgentBusAppFixture
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
-        var worker = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker");
-        var secondWorker = AddSecondWorker(builder);
-        foreach (var w in new[] { builder.CreateResourceBuilder(worker), secondWorker })
+        foreach (var w in new[] { builder.Project("worker"), AddSecondWorker(builder) })
         {
             w.WithEnvironment("AgentBus__Queue__Lease", "00:00:04")
              .WithEnvironment("AgentBus__Queue__RetryBaseDelay", "00:00:00.200")

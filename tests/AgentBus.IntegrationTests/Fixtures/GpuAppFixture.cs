@@ -40,8 +40,7 @@ public sealed class GpuAppFixture : AgentBusAppFixture
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
-        var projects = builder.Resources.OfType<ProjectResource>().ToDictionary(p => p.Name);
-        builder.CreateResourceBuilder(projects["gpu-agent"])
+        builder.Project("gpu-agent")
             .WithEnvironment("AgentBus__Gpu__Source", "recorded")
             .WithEnvironment("AgentBus__Gpu__RecordedPath", RecordedPath)
             .WithEnvironment("AgentBus__Gpu__Node", Node)
@@ -53,7 +52,7 @@ public sealed class GpuAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Queue__Lease", "00:00:06")
             .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")
             .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", "00:00:04");
-        builder.CreateResourceBuilder(projects["worker"])
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Gpu__FallbackAfter", "00:00:30")
             .WithEnvironment("AgentBus__Gpu__FallbackCheckInterval", "00:00:01");
     }

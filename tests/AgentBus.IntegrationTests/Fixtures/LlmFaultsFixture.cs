@@ -20,7 +20,7 @@ public sealed class LlmFaultsFixture : AgentBusAppFixture
     ];
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Resilience__AttemptTimeout", "00:00:02")
             .WithEnvironment("AgentBus__Llm__Resilience__TotalTimeout", "00:00:20")
             .WithEnvironment("AgentBus__Llm__Resilience__MaxRetries", "2")

@@ -60,12 +60,12 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         var price = OfflinePricePerMillion.ToString(CultureInfo.InvariantCulture);
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", price)
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);
         // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too.
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "gpu-agent"))
+        builder.Project("gpu-agent")
             .WithEnvironment("AgentBus__Gpu__Source", "recorded")
             .WithEnvironment("AgentBus__Gpu__RecordedPath", GpuAppFixture.RecordedPath)
             .WithEnvironment("AgentBus__Gpu__Node", GpuAppFixture.Node);

@@ -21,7 +21,7 @@ public sealed class OpenAiAppFixture : AgentBusAppFixture
     ];
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);
 
     public override async ValueTask InitializeAsync()

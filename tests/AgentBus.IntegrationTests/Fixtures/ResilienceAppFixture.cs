@@ -1,3 +1,5 @@
+using AgentBus.IntegrationTests.Infrastructure;
+
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
@@ -11,9 +13,7 @@ public sealed class ResilienceAppFixture : AgentBusAppFixture
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
-        var worker = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker");
-        var secondWorker = AddSecondWorker(builder);
-        foreach (var w in new[] { builder.CreateResourceBuilder(worker), secondWorker })
+        foreach (var w in new[] { builder.Project("worker"), AddSecondWorker(builder) })
         {
             w.WithEnvironment("AgentBus__Queue__Lease", "00:00:08")
              .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")

@@ -29,7 +29,7 @@ public sealed class SecurityFixture : AgentBusAppFixture
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         // A provider error should fail its stage in seconds, not after minutes of backoff.
-        builder.CreateResourceBuilder(builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "worker"))
+        builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Resilience__MaxRetries", "1")
             .WithEnvironment("AgentBus__Llm__Resilience__RetryBaseDelay", "00:00:00.100");
     }

@@ -13,7 +13,7 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
     {
         // Each HTTP fault is followed by a good answer, so the client's retries absorb it; each
         // garbage answer (a 200 the SDK cannot use) fails one stage attempt, which the queue retries.
-        fixture.Server.Then(
+        fixture.ModelServer.Then(
             new(429, RetryAfter: "1"), Ok,
             new(529), Ok,
             new(500), Ok,
@@ -21,7 +21,7 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
             new(200, Body: "<html>upstream proxy error</html>"), Ok,
             new(200, Body: """{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"mess"""), Ok,
             new(200, Body: """{"hello":"world"}"""), Ok);
-        var seenBefore = fixture.Server.Requests.Count;
+        var seenBefore = fixture.ModelServer.Requests.Count;
 
         using var api = fixture.Api();
         var clock = Stopwatch.StartNew();
@@ -30,10 +30,10 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
         (await api.ActAsync(jobId, "approve")).Dispose();
         var job = await api.WaitForStatusAsync(jobId, "completed", TimeSpan.FromSeconds(120));
 
-        Assert.Equal(0, fixture.Server.Pending);
+        Assert.Equal(0, fixture.ModelServer.Pending);
         var retries = (await fixture.EventsAsync(jobId)).Where(e => (string?)e["type"] == "stage_retry").ToList();
         var codes = retries.Select(e => $"{e["stage"]}: {e["data"]!["error_code"]} ({e["data"]!["error"]})").ToList();
-        FaultsFixture.Say($"flaky model: completed in {clock.Elapsed.TotalSeconds:F1} s, {fixture.Server.Requests.Count - seenBefore} model requests, stage retries: {string.Join("; ", codes)}");
+        FaultsFixture.Say($"flaky model: completed in {clock.Elapsed.TotalSeconds:F1} s, {fixture.ModelServer.Requests.Count - seenBefore} model requests, stage retries: {string.Join("; ", codes)}");
         // Each garbage answer costs one attempt (one more when a retry meets the next scripted
         // fault). Attempts refused by a breaker still open from the other test are not counted.
         var garbage = retries.Where(e => (string?)e["data"]!["error_code"] != "circuit_open").ToList();
@@ -49,10 +49,10 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
     public async Task A_provider_failing_for_good_fails_the_jobs_with_a_classified_error_within_bounded_calls()
     {
         const int Jobs = 3;
-        fixture.Server.Then(Enumerable.Repeat(new FakeModelServer.Scripted(500), 200).ToArray());
+        fixture.ModelServer.Then(Enumerable.Repeat(new FakeModelServer.Scripted(500), 200).ToArray());
         try
         {
-            var seenBefore = fixture.Server.Requests.Count;
+            var seenBefore = fixture.ModelServer.Requests.Count;
             using var api = fixture.Api();
             var jobs = new List<Guid>();
             for (var i = 0; i < Jobs; i++)
@@ -66,7 +66,7 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
                 failed.Add(await api.WaitForStatusAsync(job, "failed", TimeSpan.FromSeconds(60)));
             }
             var errors = failed.Select(j => ((string?)j["error"]!["code"], (string?)j["error"]!["message"])).ToList();
-            var seen = fixture.Server.Requests.Count - seenBefore;
+            var seen = fixture.ModelServer.Requests.Count - seenBefore;
             FaultsFixture.Say($"model down: {Jobs} jobs failed; {seen} requests reached the server; errors: {string.Join("; ", errors)}");
 
             Assert.All(errors, e => Assert.True(
@@ -81,7 +81,7 @@ public sealed class LlmFaultTests(LlmFaultsFixture fixture) : IClassFixture<LlmF
         }
         finally
         {
-            fixture.Server.Clear();
+            fixture.ModelServer.Clear();
         }
         // Should the breaker have opened, let it half-open so a test after this one starts with a working provider.
         await Task.Delay(LlmFaultsFixture.BreakDuration);

@@ -13,30 +13,20 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// leases 6 s; the worker moves GPU work to cpu 30 s after the last GPU node died (far longer than a
 /// gpu-agent restart takes). The development stage takes 4 s, long enough to kill it mid-way.
 /// </summary>
-public sealed class GpuAppFixture : AgentBusAppFixture
+public sealed class GpuAppFixture : ModelServerAppFixture
 {
     public const string Node = "gpu-node-a";
     public static readonly string RecordedPath = Path.Combine(Repository.Root, "tests", "fixtures", "gpu", "two-h100.csv");
 
-    /// <summary>GPU 1's node-local inference server (OpenAI-compatible); GPU 0 has none.</summary>
-    public FakeModelServer LocalInference { get; private set; } = null!;
-
-    public override async ValueTask InitializeAsync()
+    /// <summary>
+    /// The model server is GPU 1's node-local inference server (OpenAI-compatible); GPU 0 has none.
+    /// As slow as the offline provider here: development takes 4 s wherever it runs.
+    /// </summary>
+    protected override AgentBus.Llm.OfflineOptions ModelWriter => new()
     {
-        // As slow as the offline provider here: development takes 4 s wherever it runs.
-        LocalInference = await FakeModelServer.StartAsync(new AgentBus.Llm.OfflineOptions
-        {
-            Latency = TimeSpan.Zero,
-            LatencyByAgent = { ["developer_agent"] = TimeSpan.FromSeconds(4) },
-        });
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await LocalInference.DisposeAsync();
-    }
+        Latency = TimeSpan.Zero,
+        LatencyByAgent = { ["developer_agent"] = TimeSpan.FromSeconds(4) },
+    };
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
@@ -47,7 +37,7 @@ public sealed class GpuAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Gpu__RefreshInterval", "00:00:01")
             .WithEnvironment("AgentBus__Gpu__HeartbeatTtl", "00:00:04")
             .WithEnvironment("AgentBus__Gpu__LeaseTtl", "00:00:05")
-            .WithEnvironment("AgentBus__Gpu__InferenceEndpoints__1", new Uri(LocalInference.BaseUrl, "v1").ToString())
+            .WithEnvironment("AgentBus__Gpu__InferenceEndpoints__1", new Uri(ModelServer.BaseUrl, "v1").ToString())
             .WithEnvironment("AgentBus__Gpu__InferenceModel", "llama-3.1-8b-instruct")
             .WithEnvironment("AgentBus__Queue__Lease", "00:00:06")
             .WithEnvironment("AgentBus__Worker__ShutdownGrace", "00:00:01")

@@ -7,17 +7,11 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// clocks: 2 s per model call, 2 retries 100 ms apart, a breaker that pauses calls for 5 s,
 /// 4 attempts per stage with retries at most 1 s apart.
 /// </summary>
-public sealed class LlmFaultsFixture : AgentBusAppFixture
+public sealed class LlmFaultsFixture : ModelServerAppFixture
 {
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(5);
 
-    public FakeModelServer Server { get; private set; } = null!;
-
-    protected override string[] Args =>
-    [
-        "--AgentBus:Llm:Provider=openai", "--AgentBus:Llm:Model=gpt-4o-mini",
-        $"--AgentBus:Llm:OpenAI:BaseUrl={new Uri(Server.BaseUrl, "v1")}", "--AgentBus:Llm:OpenAI:ApiKey=sk-agentbus-faults-3c9e",
-    ];
+    protected override string[] Args => OpenAiProviderArgs("sk-agentbus-faults-3c9e");
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
         builder.Project("worker")
@@ -29,16 +23,4 @@ public sealed class LlmFaultsFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Queue__MaxAttempts", "4")
             .WithEnvironment("AgentBus__Queue__RetryBaseDelay", "00:00:00.200")
             .WithEnvironment("AgentBus__Queue__RetryMaxDelay", "00:00:01");
-
-    public override async ValueTask InitializeAsync()
-    {
-        Server = await FakeModelServer.StartAsync();
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Server.DisposeAsync();
-    }
 }

@@ -8,23 +8,17 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// openai provider points at a FakeModelServer (so the key goes out in requests), logs are exported
 /// over OTLP to a local receiver, and every line every resource prints is kept.
 /// </summary>
-public sealed class SecurityFixture : AgentBusAppFixture
+public sealed class SecurityFixture : ModelServerAppFixture
 {
     public string OpenAIApiKey { get; } = $"sk-oai-leakcheck-{Guid.NewGuid():N}";
     public string AnthropicApiKey { get; } = $"sk-ant-leakcheck-{Guid.NewGuid():N}";
 
-    public FakeModelServer Models { get; private set; } = null!;
     public OtlpReceiver Otlp { get; private set; } = null!;
 
     /// <summary>Logs keeps every line every resource (postgres and redis included) printed.</summary>
     protected override bool CollectsLogsOf(string resource) => true;
 
-    protected override string[] Args =>
-    [
-        "--AgentBus:Llm:Provider=openai", "--AgentBus:Llm:Model=gpt-4o-mini",
-        $"--AgentBus:Llm:OpenAI:BaseUrl={new Uri(Models.BaseUrl, "v1")}",
-        $"--AgentBus:Llm:OpenAI:ApiKey={OpenAIApiKey}", $"--AgentBus:Llm:Anthropic:ApiKey={AnthropicApiKey}",
-    ];
+    protected override string[] Args => [.. OpenAiProviderArgs(OpenAIApiKey), $"--AgentBus:Llm:Anthropic:ApiKey={AnthropicApiKey}"];
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
@@ -38,7 +32,6 @@ public sealed class SecurityFixture : AgentBusAppFixture
 
     public override async ValueTask InitializeAsync()
     {
-        Models = await FakeModelServer.StartAsync();
         Otlp = await OtlpReceiver.StartAsync();
         await base.InitializeAsync();
     }
@@ -47,6 +40,5 @@ public sealed class SecurityFixture : AgentBusAppFixture
     {
         await base.DisposeAsync();
         await Otlp.DisposeAsync();
-        await Models.DisposeAsync();
     }
 }

@@ -83,7 +83,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         Assert.Equal(recorded.Select(g => (long)((g.MemoryTotalMiB - g.MemoryUsedMiB) * 1024 * 1024)), gpus.Select(g => (long)g!["memory_free_bytes"]!));
         Assert.All(gpus, g => Assert.Equal(1, (int)g!["free_slots"]!));
         Assert.Null(gpus[0]!["inference_endpoint"]);
-        Assert.Equal(new Uri(fixture.LocalInference.BaseUrl, "v1").ToString(), (string?)gpus[1]!["inference_endpoint"]);
+        Assert.Equal(new Uri(fixture.ModelServer.BaseUrl, "v1").ToString(), (string?)gpus[1]!["inference_endpoint"]);
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         using var api = fixture.Api();
         using var agent = fixture.CreateClient("gpu-agent");
         var before = PrometheusText.Parse(await agent.GetStringAsync("/metrics"));
-        var localCallsBefore = fixture.LocalInference.Requests.Count;
+        var localCallsBefore = fixture.ModelServer.Requests.Count;
 
         var jobId = await CreateAsync(api, "PCB inspection", MlRequirements, null);
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
@@ -156,7 +156,7 @@ public sealed class GpuNodeTests(GpuAppFixture fixture) : IClassFixture<GpuAppFi
         Assert.Empty(await fixture.LeaseKeysAsync());
 
         // Stages on GPU 1 called its node-local inference server; those on GPU 0 the configured provider.
-        var localCalls = fixture.LocalInference.Requests.Skip(localCallsBefore).ToList();
+        var localCalls = fixture.ModelServer.Requests.Skip(localCallsBefore).ToList();
         var onGpu1 = (int)perGpu["1"];
         Assert.InRange(localCalls.Count, Math.Max(1, onGpu1 - 1), onGpu1); // delivery makes no model call
         Assert.All(localCalls, r => Assert.Equal("llama-3.1-8b-instruct", (string?)r.Body["model"]));

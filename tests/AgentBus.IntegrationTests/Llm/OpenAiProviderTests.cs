@@ -15,10 +15,10 @@ public sealed class OpenAiProviderTests(OpenAiAppFixture fixture) : IClassFixtur
         // The fixture is shared with the other test of this class, which may run first: look only
         // at this job's requests and rows; the counters are compared with every stored call.
         using var api = fixture.Api();
-        var before = fixture.Server.Requests.Count;
+        var before = fixture.ModelServer.Requests.Count;
         var (_, jobId) = await api.RunJobAsync("Through OpenAI");
 
-        var seen = fixture.Server.Requests.Skip(before).ToArray();
+        var seen = fixture.ModelServer.Requests.Skip(before).ToArray();
         Assert.Equal(10, seen.Length);
         Assert.All(seen, r => Assert.Equal($"Bearer {OpenAiAppFixture.ApiKey}", r.Headers["authorization"]));
         Assert.Equal(9, seen.Count(r => (string?)r.Body["model"] == "gpt-4o-mini"));

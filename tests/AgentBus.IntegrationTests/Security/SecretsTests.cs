@@ -26,7 +26,7 @@ public sealed class SecretsTests(SecurityFixture fixture)
 
         // The key is really used: the provider is called with it.
         var (_, completed) = await api.RunJobAsync("Secrets: the happy path");
-        Assert.Contains(fixture.Models.Requests, r => r.Headers.GetValueOrDefault("authorization") == $"Bearer {fixture.OpenAIApiKey}");
+        Assert.Contains(fixture.ModelServer.Requests, r => r.Headers.GetValueOrDefault("authorization") == $"Bearer {fixture.OpenAIApiKey}");
 
         // Refused and unknown requests.
         foreach (var (method, url, body) in new (HttpMethod, string, string?)[]
@@ -69,7 +69,7 @@ public sealed class SecretsTests(SecurityFixture fixture)
         }
 
         // A provider error: the model endpoint refuses the key, the job fails and says why.
-        fixture.Models.Then(Enumerable.Repeat(new FakeModelServer.Scripted(401), 5).ToArray());
+        fixture.ModelServer.Then(Enumerable.Repeat(new FakeModelServer.Scripted(401), 5).ToArray());
         var failing = await api.CreateProjectAsync("Secrets: the provider refuses");
         var failed = await api.WaitForStatusAsync(failing.JobId, "failed");
         emitted.Add(("failed job", failed.ToJsonString()));

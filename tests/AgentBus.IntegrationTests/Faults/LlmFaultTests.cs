@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Faults;
 

@@ -1,4 +1,3 @@
-using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Llm;
 
 namespace AgentBus.IntegrationTests.Fixtures;

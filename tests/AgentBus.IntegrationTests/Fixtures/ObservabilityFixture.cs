@@ -188,7 +188,7 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     private static async Task<Guid> BudgetFailedAsync(AgentBusClient api)
     {
         using var response = await api.Http.PostAsJsonAsync("/api/projects",
-            new { name = "Observed: over budget", requirements = AgentBusClient.ClinicRequirements, budget_usd = 0.01m });
+            new { name = "Observed: over budget", requirements = SampleRequirements.Clinic, budget_usd = 0.01m });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var jobId = Guid.Parse((string)(await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!["job_id"]!);
         var job = await api.WaitForStatusAsync(jobId, "failed");

@@ -11,12 +11,7 @@ public sealed class AgentBusClient(HttpClient http) : IDisposable
 {
     public HttpClient Http { get; } = http;
 
-    public const string ClinicRequirements =
-        "Patients must be able to book appointments online. Doctors should see their daily schedule. " +
-        "The system must send email reminders a day before each appointment. Admins can manage clinic opening hours. " +
-        "The site must be secure and GDPR compliant.";
-
-    public async Task<(Guid ProjectId, Guid JobId)> CreateProjectAsync(string name, string requirements = ClinicRequirements)
+    public async Task<(Guid ProjectId, Guid JobId)> CreateProjectAsync(string name, string requirements = SampleRequirements.Clinic)
     {
         using var response = await Http.PostAsJsonAsync("/api/projects", new { name, requirements });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);

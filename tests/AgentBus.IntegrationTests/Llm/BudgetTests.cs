@@ -13,7 +13,7 @@ public sealed class BudgetTests(AppHostFixture fixture)
     public async Task A_job_stops_before_the_call_that_could_pass_its_budget_and_resumes_after_a_raise()
     {
         using var api = fixture.Api();
-        using var created = await api.Http.PostAsJsonAsync("/api/projects", new { name = "Budgeted", requirements = AgentBusClient.ClinicRequirements, budget_usd = 2.0m });
+        using var created = await api.Http.PostAsJsonAsync("/api/projects", new { name = "Budgeted", requirements = SampleRequirements.Clinic, budget_usd = 2.0m });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var ids = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
         var (projectId, jobId) = (Guid.Parse((string)ids["project_id"]!), Guid.Parse((string)ids["job_id"]!));

@@ -6,7 +6,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Security;
 
@@ -338,7 +337,7 @@ public sealed class HostileInputTests(SecurityFixture fixture)
     /// <summary>A valid JSON value for a body field, by its schema's type.</summary>
     private static string ValidJson(string name, JsonObject? schema) => Types(schema).FirstOrDefault(t => t != "null") switch
     {
-        "string" => JsonSerializer.Serialize(name == "requirements" ? AgentBusClient.ClinicRequirements : $"Hostile probe {name}"),
+        "string" => JsonSerializer.Serialize(name == "requirements" ? SampleRequirements.Clinic : $"Hostile probe {name}"),
         "integer" => "1",
         "number" => "1",
         "boolean" => "false",

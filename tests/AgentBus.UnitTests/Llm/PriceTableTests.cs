@@ -1,7 +1,7 @@
 using AgentBus.Llm;
 using Microsoft.Extensions.Options;
 
-namespace AgentBus.IntegrationTests.Llm;
+namespace AgentBus.UnitTests.Llm;
 
 public sealed class PriceTableTests
 {

@@ -1,4 +1,4 @@
-namespace AgentBus.IntegrationTests.Observability;
+namespace AgentBus.UnitTests.Observability;
 
 /// <summary>How the live Prometheus test takes alert expressions apart (no services needed).</summary>
 public sealed class QueryCatalogTests

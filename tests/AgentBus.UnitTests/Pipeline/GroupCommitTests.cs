@@ -1,7 +1,7 @@
 using AgentBus.Data;
 using Npgsql;
 
-namespace AgentBus.IntegrationTests.Pipeline;
+namespace AgentBus.UnitTests.Pipeline;
 
 /// <summary>
 /// Group commit on its own: its commit function is the test's, which records the

@@ -11,7 +11,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace AgentBus.IntegrationTests.Infrastructure;
+namespace AgentBus.Testing;
 
 /// <summary>
 /// A local HTTP endpoint speaking the real wire formats of Anthropic's Messages API

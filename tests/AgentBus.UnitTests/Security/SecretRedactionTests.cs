@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace AgentBus.IntegrationTests.Security;
+namespace AgentBus.UnitTests.Security;
 
 /// <summary>
 /// The redacting logger factory in process: what a provider receives (formatted message, state

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using AgentBus.Llm;
-using AgentBus.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace AgentBus.IntegrationTests.Llm;
+namespace AgentBus.UnitTests.Llm;
 
 /// <summary>Each real provider SDK, through Agent Bus's resilience pipeline, against a local endpoint speaking its wire format.</summary>
 public sealed class ProviderTests : IAsyncLifetime

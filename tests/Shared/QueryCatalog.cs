@@ -2,16 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace AgentBus.IntegrationTests.Observability;
-
-/// <summary>One query of tests/monitoring/queries.txt with the `# source:` line above it.</summary>
-public sealed record CatalogQuery(string Source, string Expr, int Line)
-{
-    /// <summary>An alerting rule's expression: it returns series only while the alert fires.</summary>
-    public bool IsAlert => Source.StartsWith("alert-rules.yml / alert ", StringComparison.Ordinal);
-
-    public override string ToString() => $"queries.txt:{Line} [{Source}] {Expr}";
-}
+namespace AgentBus.Testing;
 
 /// <summary>Reads tests/monitoring/queries.txt and takes PromQL expressions apart at the top level.</summary>
 public static partial class QueryCatalog

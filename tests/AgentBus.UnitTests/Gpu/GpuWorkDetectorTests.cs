@@ -1,6 +1,6 @@
 using AgentBus.Gpu;
 
-namespace AgentBus.IntegrationTests.Gpu;
+namespace AgentBus.UnitTests.Gpu;
 
 /// <summary>The ML/CV detector on real-looking requirements, above all the ones that must not go to a GPU.</summary>
 public sealed class GpuWorkDetectorTests
@@ -33,10 +33,8 @@ public sealed class GpuWorkDetectorTests
         { "Rail timetable", "Passengers see train schedules and platform changes; the model railway club gets its own page." },
         { "Linter", "A TypeScript linter with type inference and autofix for imports." },
         { "News digest", "Aggregate headlines from CNN and the BBC into a morning email." },
-        { "Telehealth", AgentBusClientRequirements },
+        { "Telehealth", SampleRequirements.Clinic },
     };
-
-    private const string AgentBusClientRequirements = Infrastructure.AgentBusClient.ClinicRequirements;
 
     [Theory]
     [MemberData(nameof(GpuProjects))]

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using AgentBus.IntegrationTests.Fixtures;
 
-namespace AgentBus.IntegrationTests.Gpu;
+namespace AgentBus.UnitTests.Gpu;
 
 /// <summary>
 /// The gpu-agent's --gpu-check (what scripts/gpu-check.sh runs on a GPU machine) against
@@ -69,7 +68,7 @@ public sealed class GpuCheckTests : IDisposable
         [
             ("LD_LIBRARY_PATH", _dir),
             ("PATH", $"{_dir}:{Environment.GetEnvironmentVariable("PATH")}"),
-            ("FAKE_NVML_CSV", GpuAppFixture.RecordedPath),
+            ("FAKE_NVML_CSV", Path.Combine(Repository.Root, "tests", "fixtures", "gpu", "two-h100.csv")),
             .. extra,
         ]);
     }

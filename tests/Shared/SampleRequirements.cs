@@ -3,7 +3,7 @@ namespace AgentBus.Testing;
 /// <summary>Requirements of projects the tests submit.</summary>
 public static class SampleRequirements
 {
-    /// <summary>An ordinary web project: what the integration tests submit unless they say otherwise, so the GPU detector must keep it on cpu.</summary>
+    /// <summary>An ordinary web project, the one the integration tests submit by default; shared so that GpuWorkDetectorTests proves it stays on cpu.</summary>
     public const string Clinic =
         "Patients must be able to book appointments online. Doctors should see their daily schedule. " +
         "The system must send email reminders a day before each appointment. Admins can manage clinic opening hours. " +

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Agent Bus test: installs what is missing, builds with warnings as errors, runs the
-# .NET suite (real Postgres, Redis and Prometheus) and the monitoring checks. Ends with one line
+# unit tests (seconds, so a broken class shows at once), the integration tests (real Postgres,
+# Redis and Prometheus), the deployment tests and the monitoring checks. Ends with one line
 # "N passed, F failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -16,13 +17,21 @@ if ! dotnet build AgentBus.sln -nologo -clp:ErrorsOnly -warnaserror; then
   exit 1
 fi
 
-echo "== .NET tests"
-dotnet test --solution AgentBus.sln --no-build --results-directory "$results/reports" \
-  -- --timeout 25m --report-xunit-junit 2>&1 | tee "$results/dotnet.log"
-total=$(grep -oE 'total: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
-nfailed=$(grep -oE 'failed: [0-9]+' "$results/dotnet.log" | tail -n 1 | grep -oE '[0-9]+' || echo 1)
-if [ "$total" -eq 0 ]; then nfailed=1; fi
-passed=$((passed + total - nfailed)); failed=$((failed + nfailed))
+# Runs one .NET test project and adds its counts; a run that reports no tests counts as one failure.
+run_tests() {
+  local name=$1 project=$2 total nfailed
+  echo "== .NET tests: $name"
+  dotnet test --project "$project" --no-build --results-directory "$results/reports/$name" \
+    -- --timeout 25m --report-xunit-junit 2>&1 | tee "$results/$name.log"
+  total=$(grep -oE 'total: [0-9]+' "$results/$name.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+  nfailed=$(grep -oE 'failed: [0-9]+' "$results/$name.log" | tail -n 1 | grep -oE '[0-9]+' || echo 1)
+  if [ "$total" -eq 0 ]; then nfailed=1; fi
+  passed=$((passed + total - nfailed)); failed=$((failed + nfailed))
+}
+
+run_tests unit tests/AgentBus.UnitTests/AgentBus.UnitTests.csproj
+run_tests integration tests/AgentBus.IntegrationTests/AgentBus.IntegrationTests.csproj
+run_tests deploy tests/AgentBus.Deploy.Tests/AgentBus.Deploy.Tests.csproj
 
 if [ -x tests/monitoring/check.sh ]; then
   echo "== monitoring checks"

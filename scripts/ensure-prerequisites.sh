@@ -12,7 +12,7 @@ if [ "$purpose" = test ]; then
   command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
   # tests/monitoring/helpers.py reads the monitoring YAML with PyYAML.
   python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
-  # tests/AgentBus.Tests/Gpu/GpuCheckTests.cs builds a stand-in NVML library from C.
+  # tests/AgentBus.UnitTests/Gpu/GpuCheckTests.cs builds a stand-in NVML library from C.
   command -v cc >/dev/null || missing+=(gcc)
 fi
 

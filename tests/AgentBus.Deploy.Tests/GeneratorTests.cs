@@ -102,7 +102,7 @@ public class GeneratorTests
     [Fact]
     public void Container_props_builds_the_images_the_manifests_run()
     {
-        var props = XDocument.Load(Path.Combine(Repo.Root, "src", "Container.props"));
+        var props = XDocument.Load(Path.Combine(Repository.Root, "src", "Container.props"));
         var repositories = props.Descendants("ContainerRepository").ToDictionary(
             e => e.Parent!.Attribute("Condition")!.Value.Split('\'')[3], // '$(MSBuildProjectName)' == 'X'
             e => e.Value);

@@ -35,7 +35,7 @@ public class SecretsTests
     {
         foreach (var (path, ignored) in new[] { ("k8s/secrets/postgres-password", true), ("k8s/secrets/kustomization.yaml", false), ("k8s/secrets/README.md", false) })
         {
-            using var git = Process.Start(new ProcessStartInfo("git", ["-C", Repo.Root, "check-ignore", "-q", "--no-index", path]))!;
+            using var git = Process.Start(new ProcessStartInfo("git", ["-C", Repository.Root, "check-ignore", "-q", "--no-index", path]))!;
             git.WaitForExit();
             Assert.True((git.ExitCode == 0) == ignored, $"{path} should {(ignored ? "" : "not ")}be git-ignored");
         }

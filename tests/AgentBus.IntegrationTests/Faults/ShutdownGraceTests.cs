@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using AgentBus.IntegrationTests.Fixtures;
+
+namespace AgentBus.IntegrationTests.Faults;
+
+/// <summary>
+/// SIGTERM while a stage runs that fits in the grace period (2 s of a 5 s grace): the worker
+/// finishes and commits it before exiting, no hand-back, no second run. The stage that outlives
+/// the grace and goes back to the queue is ResilienceTests.Sigterm_hands_a_stage_that_outlives_the_grace_period_back_to_the_queue.
+/// </summary>
+[Collection(FaultsCollection.Name)]
+public sealed class ShutdownGraceTests(FaultsFixture fixture)
+{
+    [Fact]
+    public async Task Sigterm_lets_a_stage_that_fits_in_the_grace_period_finish_before_exit()
+    {
+        using var api = fixture.Api();
+        var jobs = await fixture.SubmitAsync(api, 1, "Shutdown within grace");
+        var run = fixture.ApproveAndCompleteAsync(jobs, TimeSpan.FromSeconds(90));
+        var started = await fixture.WaitForStageStartedAsync(jobs[0], "development");
+        var (pid, resource) = await fixture.WorkerOf(started["data"]!["consumer"]!.GetValue<string>());
+
+        using var victim = Process.GetProcessById(pid);
+        var clock = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using (var exit = new CancellationTokenSource(FaultsFixture.ShutdownGrace + TimeSpan.FromSeconds(10)))
+        {
+            await victim.WaitForExitAsync(exit.Token);
+        }
+        var exited = clock.Elapsed;
+
+        // Committed by the stopping worker: completed before it exited, on its first attempt.
+        var events = await fixture.EventsAsync(jobs[0]);
+        Assert.Single(events, e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == "development");
+        Assert.Contains(events, e => (string?)e["type"] == "stage_completed" && (string?)e["stage"] == "development");
+
+        await run;
+        var job = await api.GetJobAsync(jobs[0]);
+        Assert.Equal(1, (int)job["stages"]!.AsArray().Single(s => (string?)s!["stage"] == "development")!["attempts"]!);
+        Assert.Equal(0, await fixture.AssertNothingLostAsync(jobs));
+        FaultsFixture.Say($"SIGTERM mid-development: {resource} exited {exited.TotalSeconds:F1} s later with the stage committed");
+        await fixture.RestartAsync(resource);
+    }
+}

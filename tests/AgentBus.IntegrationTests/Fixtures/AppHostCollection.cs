@@ -1,0 +1,7 @@
+namespace AgentBus.IntegrationTests.Fixtures;
+
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "AppHost";
+}

@@ -1,0 +1,17 @@
+using AgentBus.IntegrationTests.Infrastructure;
+
+namespace AgentBus.IntegrationTests.Fixtures;
+
+/// <summary>
+/// The standard topology, shared by the tests of the "AppHost" collection. The offline model is
+/// given a price ($100 per million tokens) so budgets have something to count.
+/// </summary>
+public sealed class AppHostFixture : AgentBusAppFixture
+{
+    public const decimal OfflinePricePerMillion = 100m;
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
+        builder.Project("worker")
+            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+}

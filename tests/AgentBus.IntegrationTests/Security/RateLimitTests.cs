@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentBus.IntegrationTests.Fixtures;
+using AgentBus.IntegrationTests.Infrastructure;
+
+namespace AgentBus.IntegrationTests.Security;
+
+public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<RateLimitAppFixture>
+{
+    private async Task<string> CreateKeyAsync()
+    {
+        using var admin = fixture.Api();
+        using var response = await admin.Http.PostAsJsonAsync("/api/keys", new { name = "rate limited", role = "viewer" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+    }
+
+    /// <summary>The exporter caches its answer briefly, so the counter is awaited, not read once.</summary>
+    private async Task RateLimitedCountedAsync(string reason)
+    {
+        using var metrics = fixture.CreateAnonymousClient();
+        await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await metrics.GetStringAsync("/metrics"))
+                .Sum("agent_bus_http_rate_limited_total", l => l.GetValueOrDefault("reason") == reason),
+            count => count >= 1, TimeSpan.FromSeconds(10), $"agent_bus_http_rate_limited_total{{reason=\"{reason}\"}} counting");
+    }
+
+    private static async Task<HttpResponseMessage[]> BurstAsync(HttpClient client, string path) =>
+        await Task.WhenAll(Enumerable.Range(0, 3 * RateLimitAppFixture.Burst).Select(_ => client.GetAsync(path)));
+
+    private static async Task<TimeSpan> AssertLimitedAsync(HttpResponseMessage[] responses)
+    {
+        var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.NotEmpty(limited);
+        Assert.True(responses.Length - limited.Count <= RateLimitAppFixture.Burst + 1, $"{responses.Length - limited.Count} of {responses.Length} got through");
+        var problem = await AgentBusClient.ProblemAsync(limited[0], HttpStatusCode.TooManyRequests);
+        Assert.Contains("rate limit", (string?)problem["detail"]);
+        var retryAfter = limited[0].Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value.TotalSeconds, 1, 5);
+        return retryAfter.Value;
+    }
+
+    [Fact]
+    public async Task A_key_over_its_bucket_gets_429_with_retry_after_then_recovers_and_other_keys_are_unaffected()
+    {
+        var key = await CreateKeyAsync();
+        var other = await CreateKeyAsync();
+        using var client = fixture.CreateClient("api", key);
+        var retryAfter = await AssertLimitedAsync(await BurstAsync(client, "/api/gpu/nodes"));
+
+        // Partitioned by key: another key from the same address still has its whole bucket.
+        using var otherClient = fixture.CreateClient("api", other);
+        Assert.Equal(HttpStatusCode.OK, (await otherClient.GetAsync("/api/gpu/nodes")).StatusCode);
+
+        await Task.Delay(retryAfter);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/gpu/nodes")).StatusCode);
+
+        await RateLimitedCountedAsync("key");
+    }
+
+    [Fact]
+    public async Task Anonymous_callers_are_limited_by_address_and_probes_never_are()
+    {
+        using var anonymous = fixture.CreateAnonymousClient();
+        var responses = await BurstAsync(anonymous, "/api/projects");
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests }));
+        await AssertLimitedAsync(responses);
+
+        // Exhausted address bucket or not, probes and scrapes are answered.
+        foreach (var response in await BurstAsync(anonymous, "/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        await RateLimitedCountedAsync("address");
+    }
+}

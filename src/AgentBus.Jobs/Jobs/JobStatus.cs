@@ -1,5 +1,6 @@
 namespace AgentBus.Jobs;
 
+/// <summary>A job's status as stored in jobs.status and shown by the API.</summary>
 public static class JobStatus
 {
     public const string Queued = "queued";

@@ -1,5 +1,6 @@
 namespace AgentBus.Jobs;
 
+/// <summary>A stage run's status as stored in stage_runs.status.</summary>
 public static class StageStatus
 {
     public const string Pending = "pending";

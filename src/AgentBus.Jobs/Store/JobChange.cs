@@ -15,8 +15,8 @@ namespace AgentBus.Store;
 /// The open transaction's change to one job, with what it queued and emitted; a transaction
 /// may change several jobs (one change each). Reads and conditional writes run at once; the
 /// jobs' new states, their events and the tasks they queue are kept and written by
-/// <see cref="WriteAsync"/> in one statement just before the commit: one version of each job
-/// row per transaction, one round trip for all of them.
+/// <see cref="WriteAsync"/> in one round trip just before the commit: one version of each job
+/// row per transaction. Created and run only by <see cref="JobTransactions"/>.
 /// </summary>
 internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router)
 {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using AgentBus.IntegrationTests.Fixtures;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Faults;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Faults;
 

@@ -1,5 +1,3 @@
-using AgentBus.IntegrationTests.Infrastructure;
-
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>The plan agent's provider always fails; three attempts with quick backoff.</summary>

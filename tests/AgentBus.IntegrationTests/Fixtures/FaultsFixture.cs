@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using AgentBus.IntegrationTests.Infrastructure;
 using Npgsql;
 using StackExchange.Redis;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentBus.IntegrationTests.Infrastructure;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Fixtures;

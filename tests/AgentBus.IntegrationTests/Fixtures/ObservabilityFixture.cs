@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
-using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.IntegrationTests.Observability;
 using StackExchange.Redis;
 

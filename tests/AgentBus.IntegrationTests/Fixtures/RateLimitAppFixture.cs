@@ -1,5 +1,3 @@
-using AgentBus.IntegrationTests.Infrastructure;
-
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>The standard topology with tiny token buckets, so a short burst exceeds them.</summary>

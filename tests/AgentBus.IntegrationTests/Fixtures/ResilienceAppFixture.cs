@@ -1,5 +1,3 @@
-using AgentBus.IntegrationTests.Infrastructure;
-
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>

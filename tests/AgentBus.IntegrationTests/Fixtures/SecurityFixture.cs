@@ -1,4 +1,3 @@
-using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.IntegrationTests.Observability;
 
 namespace AgentBus.IntegrationTests.Fixtures;

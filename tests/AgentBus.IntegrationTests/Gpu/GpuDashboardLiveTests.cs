@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Gpu;
 

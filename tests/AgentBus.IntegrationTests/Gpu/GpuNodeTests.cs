@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Gpu;
 

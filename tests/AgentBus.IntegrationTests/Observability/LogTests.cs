@@ -2,7 +2,6 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentBus.Events;
-using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Observability;
 

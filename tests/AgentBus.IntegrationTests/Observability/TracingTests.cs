@@ -1,4 +1,3 @@
-using AgentBus.IntegrationTests.Fixtures;
 using JobPipeline = AgentBus.Jobs.Pipeline;
 
 namespace AgentBus.IntegrationTests.Observability;

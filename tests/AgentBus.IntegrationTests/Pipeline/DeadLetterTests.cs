@@ -1,6 +1,4 @@
 using System.Net;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Pipeline;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 

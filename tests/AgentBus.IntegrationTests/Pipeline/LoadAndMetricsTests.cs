@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 

@@ -1,5 +1,4 @@
 using AgentBus.Data;
-using AgentBus.IntegrationTests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 

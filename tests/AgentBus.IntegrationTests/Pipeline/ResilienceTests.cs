@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 

@@ -1,4 +1,3 @@
-using AgentBus.IntegrationTests.Fixtures;
 using Npgsql;
 
 namespace AgentBus.IntegrationTests.Pipeline;

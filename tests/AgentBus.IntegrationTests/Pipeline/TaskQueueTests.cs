@@ -1,4 +1,3 @@
-using AgentBus.IntegrationTests.Fixtures;
 using AgentBus.Queue;
 using StackExchange.Redis;
 

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Security;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Topology;
 

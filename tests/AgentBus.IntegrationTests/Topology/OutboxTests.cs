@@ -1,5 +1,4 @@
 using System.Net;
-using AgentBus.IntegrationTests.Fixtures;
 
 namespace AgentBus.IntegrationTests.Topology;
 

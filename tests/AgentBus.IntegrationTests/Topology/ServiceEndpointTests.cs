@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using AgentBus.AppHost.Infrastructure;
-using AgentBus.IntegrationTests.Fixtures;
-using AgentBus.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

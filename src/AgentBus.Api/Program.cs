@@ -10,7 +10,7 @@ const string component = "api";
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(component);
 builder.AddAgentBusJobs(component);
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(o => o.AddDocumentTransformer<AgentBus.Api.ApiDocument>());
 builder.Services.AddExceptionHandler<AgentBus.Api.BadRequestHandler>();
 builder.Services.AddAgentBusAuth(builder.Configuration);
 builder.Services.AddAgentBusRateLimits(builder.Configuration);

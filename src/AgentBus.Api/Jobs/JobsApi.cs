@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using AgentBus.Api.Security;
 using AgentBus.Jobs;
 using AgentBus.Spend;
@@ -14,8 +15,12 @@ public static class JobsApi
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/jobs").WithTags("Jobs").RequireAuthorization(Roles.Viewer);
+        group.MapGet("", ListJobs).WithName("ListJobs")
+            .WithSummary("Jobs, newest first: filter by status, project_id or text in the project's name; page with before=next_before.");
         group.MapGet("/{job_id}", GetJob).WithName("GetJob").WithSummary("A job with its stages.");
         group.MapGet("/{job_id}/artifacts", ListArtifacts).WithName("ListArtifacts").WithSummary("Every version of every artifact of a job.");
+        group.MapGet("/{job_id}/artifacts.zip", DownloadArtifacts).WithName("DownloadArtifacts")
+            .WithSummary("The latest version of every artifact as one zip: 01-prd.md, 02-plan.json, ... in pipeline order.");
         group.MapGet("/{job_id}/artifacts/{type}", GetArtifact).WithName("GetArtifact").WithSummary("An artifact's latest version, or ?version=n.");
         group.MapPost("/{job_id}/approve", Approve).RequireAuthorization(Roles.Operator).WithName("ApproveJob").WithSummary("Approve the PRD; the rest of the pipeline runs.");
         group.MapPost("/{job_id}/request-changes", RequestChanges).RequireAuthorization(Roles.Operator).WithName("RequestChanges").WithSummary("Regenerate the PRD from the notes, then wait again.");
@@ -39,6 +44,28 @@ public static class JobsApi
             detail.Routing);
     }
 
+    public const int MaxSearchText = 200;
+
+    public static async Task<Results<Ok<JobList>, ValidationProblem>> ListJobs(JobQueries queries, CancellationToken ct,
+        [FromQuery] string? status = null, [FromQuery(Name = "project_id")] Guid? projectId = null, [FromQuery] string? q = null,
+        [FromQuery] Guid? before = null, [FromQuery] int limit = Paging.DefaultLimit)
+    {
+        var check = Paging.Check(limit, 0)
+            .Require(status is null || JobStatus.All.Contains(status), "status", $"must be one of {string.Join(", ", JobStatus.All)}")
+            .Require(q is null || q.Length <= MaxSearchText, "q", $"must be at most {MaxSearchText} characters")
+            .Require(q is null || !q.Any(char.IsControl), "q", "must not contain control characters");
+        return check.Ok ? TypedResults.Ok(await PageAsync(queries, new JobFilter(status, projectId, q, before), limit, ct)) : Problems.Invalid(check.Errors);
+    }
+
+    /// <summary>One page of jobs and the cursor of the next (the last job's id, when the page is full).</summary>
+    public static async Task<JobList> PageAsync(JobQueries queries, JobFilter filter, int limit, CancellationToken ct)
+    {
+        var rows = await queries.ListJobsAsync(filter, limit, ct);
+        return new JobList(
+            rows.Select(j => new JobListItem(j.JobId, j.ProjectId, j.ProjectName, j.Status, j.Stage, j.CostUsd, j.CreatedAt, j.UpdatedAt, j.CompletedAt)).ToList(),
+            limit, rows.Count == limit ? rows[^1].JobId : null);
+    }
+
     public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobQueries queries, CancellationToken ct) =>
         await queries.GetJobDetailAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
 
@@ -50,6 +77,18 @@ public static class JobsApi
         }
         var artifacts = await queries.ListArtifactsAsync(job_id, ct);
         return TypedResults.Ok(artifacts.Select(a => new ArtifactListItem(a.Type, a.Version, a.ContentType, a.Size, a.CreatedAt)).ToList());
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> DownloadArtifacts(Guid job_id, JobQueries queries, CancellationToken ct)
+    {
+        if (await queries.GetJobAsync(job_id, ct) is null)
+        {
+            return Problems.NotFound("job", job_id);
+        }
+        var artifacts = await queries.LatestArtifactsAsync(job_id, ct);
+        return artifacts.Count == 0
+            ? Problems.NotFound($"Job {job_id} has no artifacts yet.")
+            : TypedResults.File(ArtifactArchive.Zip(artifacts), "application/zip", $"agent-bus-{job_id}.zip");
     }
 
     public static async Task<Results<Ok<ArtifactResponse>, ProblemHttpResult, ValidationProblem>> GetArtifact(
@@ -72,39 +111,39 @@ public static class JobsApi
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Approve(
-        Guid job_id, JobCommands commands, CancellationToken ct, ApproveRequest? request = null)
+        Guid job_id, JobCommands commands, ClaimsPrincipal user, CancellationToken ct, ApproveRequest? request = null)
     {
         var check = new Validator().Text(request?.Notes, "notes", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await commands.ApproveAsync(job_id, request?.Notes, ct));
+            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await commands.ApproveAsync(job_id, Actor(user), request?.Notes, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> RequestChanges(
-        Guid job_id, ChangesRequest request, JobCommands commands, CancellationToken ct)
+        Guid job_id, ChangesRequest request, JobCommands commands, ClaimsPrincipal user, CancellationToken ct)
     {
         var check = new Validator().Text(request.Notes, "notes", MaxNotes);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await commands.RequestChangesAsync(job_id, request.Notes!, ct));
+            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await commands.RequestChangesAsync(job_id, Actor(user), request.Notes!, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Reject(
-        Guid job_id, JobCommands commands, CancellationToken ct, ReasonRequest? request = null)
+        Guid job_id, JobCommands commands, ClaimsPrincipal user, CancellationToken ct, ReasonRequest? request = null)
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await commands.RejectAsync(job_id, request?.Reason, ct));
+            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await commands.RejectAsync(job_id, Actor(user), request?.Reason, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Cancel(
-        Guid job_id, JobCommands commands, CancellationToken ct, ReasonRequest? request = null)
+        Guid job_id, JobCommands commands, ClaimsPrincipal user, CancellationToken ct, ReasonRequest? request = null)
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await commands.CancelAsync(job_id, request?.Reason, ct));
+            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await commands.CancelAsync(job_id, Actor(user), request?.Reason, ct));
     }
 
-    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobCommands commands, CancellationToken ct) =>
-        Answer(job_id, "resume", $"failed with {BudgetExceededException.Code}", await commands.ResumeAsync(job_id, ct));
+    public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobCommands commands, ClaimsPrincipal user, CancellationToken ct) =>
+        Answer(job_id, "resume", $"failed with {BudgetExceededException.Code}", await commands.ResumeAsync(job_id, Actor(user), ct));
 
     public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid job_id, JobQueries queries, LlmSpend spend, CancellationToken ct)
     {
@@ -115,6 +154,9 @@ public static class JobsApi
         var project = await queries.GetProjectAsync(job.ProjectId, ct);
         return TypedResults.Ok(UsageResponse.From(await spend.UsageAsync(job_id, null, ct), project?.BudgetUsd));
     }
+
+    /// <summary>Who acts, as the job's events record it: key:&lt;id&gt; (key:bootstrap for the admin key) or jwt:&lt;sub&gt;.</summary>
+    private static string Actor(ClaimsPrincipal user) => Roles.Caller(user) ?? "unknown";
 
     private static Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem> Answer(Guid jobId, string action, string allowed, Transition transition) =>
         transition.Outcome switch

@@ -6,3 +6,6 @@ namespace AgentBus.Api.Projects;
 /// <summary>RequiresGpu: true or false overrides the ML/CV detector; null (the default) lets it decide.</summary>
 public sealed record CreateProjectRequest(string? Name, string? Requirements, JsonElement? Metadata, decimal? BudgetUsd, bool? RequiresGpu = null);
 public sealed record UpdateProjectRequest(decimal? BudgetUsd);
+
+/// <summary>RequiresGpu: true or false overrides the ML/CV detector for the new job; null lets it decide.</summary>
+public sealed record RerunRequest(bool? RequiresGpu = null);

@@ -10,3 +10,4 @@ public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? Budge
 public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, long Total, int Limit, int Offset);
 public sealed record ProjectDetail(Guid ProjectId, string Name, string Requirements, JsonElement Metadata, decimal? BudgetUsd,
     DateTime CreatedAt, DateTime UpdatedAt, Jobs.JobResponse? LatestJob);
+public sealed record JobStarted(Guid ProjectId, Guid JobId, string Status);

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json;
 using AgentBus.Api.Security;
 using AgentBus.Jobs;
@@ -21,6 +22,9 @@ public static class ProjectsApi
         group.MapGet("", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
         group.MapPatch("/{project_id}", UpdateProject).RequireAuthorization(Roles.Admin).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
+        group.MapPost("/{project_id}/jobs", Rerun).RequireAuthorization(Roles.Operator).WithName("RerunProject")
+            .WithSummary("Run the project again as a new job, from its requirements as they are now.");
+        group.MapGet("/{project_id}/jobs", ListJobs).WithName("ListProjectJobs").WithSummary("The project's jobs, newest first; page with before=next_before.");
         group.MapGet("/{project_id}/usage", GetUsage).WithName("GetProjectUsage").WithSummary("Tokens, calls and cost over all the project's jobs.");
         return app;
     }
@@ -104,6 +108,30 @@ public static class ProjectsApi
         return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, ct)
             ? TypedResults.Ok(new ProjectBudget(project_id, request.BudgetUsd))
             : Problems.NotFound("project", project_id);
+    }
+
+    public static async Task<Results<Ok<Jobs.JobList>, ProblemHttpResult, ValidationProblem>> ListJobs(Guid project_id, JobQueries queries, CancellationToken ct,
+        [FromQuery] Guid? before = null, [FromQuery] int limit = Paging.DefaultLimit)
+    {
+        var check = Paging.Check(limit, 0);
+        if (!check.Ok)
+        {
+            return Problems.Invalid(check.Errors);
+        }
+        return await queries.GetProjectAsync(project_id, ct) is null
+            ? Problems.NotFound("project", project_id)
+            : TypedResults.Ok(await Jobs.JobsApi.PageAsync(queries, new JobFilter(ProjectId: project_id, Before: before), limit, ct));
+    }
+
+    public static async Task<Results<Created<JobStarted>, ProblemHttpResult>> Rerun(
+        Guid project_id, JobQueries queries, JobCommands commands, ClaimsPrincipal user, CancellationToken ct, RerunRequest? request = null)
+    {
+        if (await queries.GetProjectAsync(project_id, ct) is not { } project)
+        {
+            return Problems.NotFound("project", project_id);
+        }
+        var jobId = await commands.RerunAsync(project, request?.RequiresGpu, Roles.Caller(user) ?? "unknown", ct);
+        return TypedResults.Created($"/api/jobs/{jobId}", new JobStarted(project_id, jobId, JobStatus.Queued));
     }
 
     public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid project_id, JobQueries queries, LlmSpend spend, CancellationToken ct) =>

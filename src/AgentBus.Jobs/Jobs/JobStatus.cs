@@ -13,5 +13,7 @@ public static class JobStatus
 
     public static readonly string[] Active = [Queued, Running, WaitingForApproval];
 
+    public static readonly string[] All = [Queued, Running, WaitingForApproval, Completed, Failed, Canceled, Rejected];
+
     public static bool IsTerminal(string status) => status is Completed or Failed or Canceled or Rejected;
 }

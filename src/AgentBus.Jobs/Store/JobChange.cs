@@ -99,13 +99,17 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
     /// <summary>The stage the job is at, as GET /api/jobs/{id} shows it.</summary>
     public void SetStage(string stage) => _newStage = stage;
 
-    /// <summary>The job ends: its stages still pending, queued or running are canceled with the write.</summary>
-    public void Finish(string status, string eventType, string? errorCode, string? message)
+    /// <summary>
+    /// The job ends: its stages still pending, queued or running are canceled with the write.
+    /// <paramref name="by"/> names the person or key who ended it (reject, cancel); null when the
+    /// pipeline did (completed, failed).
+    /// </summary>
+    public void Finish(string status, string eventType, string? errorCode, string? message, string? by = null)
     {
         SetStatus(status);
         (_ended, _errorCode, _errorMessage) = (true, errorCode, message);
         Finished = (status, DateTime.UtcNow - Job!.CreatedAt);
-        AddEvent(eventType, null, new { status, error_code = errorCode, message });
+        AddEvent(eventType, null, by is null ? (object)new { status, error_code = errorCode, message } : new { status, error_code = errorCode, message, by });
     }
 
     /// <summary>A finished job runs again: its error and completion time are cleared.</summary>

@@ -35,26 +35,47 @@ public sealed class JobCommands
     public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu);
-        await _creations.RunAsync(project);
-        _metrics.JobsCreated.Add(1);
-        Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
+        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu, RerunBy: null);
+        await StartAsync(project);
         return (project.ProjectId, project.JobId);
     }
 
-    private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu);
+    /// <summary>
+    /// A new job for an existing project, from its requirements as they are now (the PRD starts
+    /// afresh; earlier jobs keep their artifacts). <paramref name="requiresGpu"/> overrides the
+    /// detector as on creation. The job_created event names who re-ran it.
+    /// </summary>
+    public async Task<Guid> RerunAsync(ProjectRow project, bool? requiresGpu, string actor, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var run = new NewProject(project.ProjectId, Guid.CreateVersion7(), project.Name, project.Requirements, project.Metadata, project.BudgetUsd, requiresGpu, RerunBy: actor);
+        await StartAsync(run);
+        return run.JobId;
+    }
+
+    private async Task StartAsync(NewProject project)
+    {
+        await _creations.RunAsync(project);
+        _metrics.JobsCreated.Add(1);
+        Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
+    }
+
+    /// <summary>A job to start, of a new project or, when RerunBy is set, of an existing one.</summary>
+    private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu,
+        string? RerunBy);
 
     private Task<bool[]> CreateAllAsync(IReadOnlyList<(NewProject Item, Caller Caller)> calls) =>
         _transactions.ChangesAsync("job_create", async (connection, transaction) =>
         {
             // One round trip; the new job rows come back, so they need no locking read.
             var projects = calls.Select(c => c.Item).ToList();
+            var created = projects.Where(p => p.RerunBy is null).ToList();
             var routings = projects.Select(p => JobRouter.Decide(p.Name, p.Requirements, p.RequiresGpu)).ToList();
             var insert = new SqlStatement(
                 $"""
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd)
                   SELECT p.project_id, p.name, p.requirements, p.metadata::jsonb, p.budget_usd
-                  FROM unnest(@projectIds, @names, @requirements, @metadata, @budgets) AS p(project_id, name, requirements, metadata, budget_usd);
+                  FROM unnest(@newProjectIds, @names, @requirements, @metadata, @budgets) AS p(project_id, name, requirements, metadata, budget_usd);
                 INSERT INTO jobs (job_id, project_id, status, stage, traceparent)
                   SELECT j.job_id, j.project_id, 'queued', 'prd', j.traceparent FROM unnest(@jobIds, @projectIds, @traceParents) AS j(job_id, project_id, traceparent)
                   RETURNING {Columns.Job};
@@ -63,9 +84,10 @@ public sealed class JobCommands
                 """,
                 new
                 {
-                    projectIds = projects.Select(p => p.ProjectId).ToArray(), names = projects.Select(p => p.Name).ToArray(),
-                    requirements = projects.Select(p => p.Requirements).ToArray(), metadata = projects.Select(p => p.MetadataJson).ToArray(),
-                    budgets = projects.Select(p => p.BudgetUsd).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
+                    newProjectIds = created.Select(p => p.ProjectId).ToArray(), names = created.Select(p => p.Name).ToArray(),
+                    requirements = created.Select(p => p.Requirements).ToArray(), metadata = created.Select(p => p.MetadataJson).ToArray(),
+                    budgets = created.Select(p => p.BudgetUsd).ToArray(),
+                    projectIds = projects.Select(p => p.ProjectId).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
                     traceParents = calls.Select(c => c.Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
                     stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                     agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
@@ -78,42 +100,45 @@ public sealed class JobCommands
         {
             for (var i = 0; i < calls.Count; i++)
             {
-                changes[i].AddEvent(JobEventTypes.JobCreated, null, new { project_id = calls[i].Item.ProjectId, name = calls[i].Item.Name });
+                var p = calls[i].Item;
+                changes[i].AddEvent(JobEventTypes.JobCreated, null, p.RerunBy is null
+                    ? (object)new { project_id = p.ProjectId, name = p.Name }
+                    : new { project_id = p.ProjectId, name = p.Name, rerun_by = p.RerunBy });
                 await changes[i].QueueStageAsync(Pipeline.Prd);
             }
             return calls.Select(_ => true).ToArray();
         }, CancellationToken.None);
 
-    public Task<Transition> ApproveAsync(Guid jobId, string? notes, CancellationToken ct) =>
+    public Task<Transition> ApproveAsync(Guid jobId, string actor, string? notes, CancellationToken ct) =>
         OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>
         {
             change.SetStatus(JobStatus.Running);
-            change.AddEvent(JobEventTypes.JobApproved, Pipeline.Prd, new { notes });
+            change.AddEvent(JobEventTypes.JobApproved, Pipeline.Prd, new { notes, by = actor });
             foreach (var next in Pipeline.Ready(new HashSet<string> { Pipeline.Prd }))
             {
                 await change.QueueStageAsync(next.Name);
             }
         }, ct);
 
-    public Task<Transition> RequestChangesAsync(Guid jobId, string notes, CancellationToken ct) =>
+    public Task<Transition> RequestChangesAsync(Guid jobId, string actor, string notes, CancellationToken ct) =>
         OperatorActionAsync("job_request_changes", jobId, [JobStatus.WaitingForApproval], async change =>
         {
             change.SetStatus(JobStatus.Running);
-            change.AddEvent(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes });
+            change.AddEvent(JobEventTypes.ChangesRequested, Pipeline.Prd, new { notes, by = actor });
             await change.QueueStageAsync(Pipeline.Prd, notes);
         }, ct);
 
-    public Task<Transition> RejectAsync(Guid jobId, string? reason, CancellationToken ct) =>
+    public Task<Transition> RejectAsync(Guid jobId, string actor, string? reason, CancellationToken ct) =>
         OperatorActionAsync("job_reject", jobId, [JobStatus.WaitingForApproval], change =>
         {
-            change.Finish(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason);
+            change.Finish(JobStatus.Rejected, JobEventTypes.JobRejected, "rejected", reason, actor);
             return Task.CompletedTask;
         }, ct);
 
-    public Task<Transition> CancelAsync(Guid jobId, string? reason, CancellationToken ct) =>
+    public Task<Transition> CancelAsync(Guid jobId, string actor, string? reason, CancellationToken ct) =>
         OperatorActionAsync("job_cancel", jobId, JobStatus.Active, change =>
         {
-            change.Finish(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason);
+            change.Finish(JobStatus.Canceled, JobEventTypes.JobCanceled, "canceled", reason, actor);
             return Task.CompletedTask;
         }, ct);
 
@@ -144,7 +169,7 @@ public sealed class JobCommands
     /// Continues a job stopped by its budget from where it stopped: stages not completed become
     /// pending again and those whose dependencies are done are queued (the PRD keeps its notes).
     /// </summary>
-    public async Task<Transition> ResumeAsync(Guid jobId, CancellationToken ct)
+    public async Task<Transition> ResumeAsync(Guid jobId, string actor, CancellationToken ct)
     {
         using var span = StartInJobTrace("job_resume", await FindJobTraceAsync(jobId, ct));
         return await _transactions.ChangeAsync("job_resume", jobId, work: async change =>
@@ -165,7 +190,7 @@ public sealed class JobCommands
                 "UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed'",
                 new { jobId }, change.Transaction);
             change.Reopen();
-            change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count });
+            change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count, by = actor });
             var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
             foreach (var stage in next)
             {

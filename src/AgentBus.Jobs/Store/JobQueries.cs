@@ -34,6 +34,32 @@ public sealed class JobQueries(Database db)
             return ((IReadOnlyList<(ProjectRow, JobRow?)>)rows.AsList(), total);
         }, ct);
 
+    /// <summary>
+    /// A page of jobs, newest first (keyset: the primary key walked backwards from
+    /// <see cref="JobFilter.Before"/>, so a page costs the same at job 100,000 as at job 1).
+    /// </summary>
+    public Task<IReadOnlyList<JobListRow>> ListJobsAsync(JobFilter filter, int limit, CancellationToken ct) =>
+        db.QueryAsync<JobListRow>("job_list",
+            """
+            SELECT j.job_id, j.project_id, p.name AS project_name, j.status, j.stage, j.created_at, j.updated_at, j.completed_at,
+                   (SELECT CASE WHEN bool_or(c.cost_usd IS NULL) THEN NULL ELSE coalesce(sum(c.cost_usd), 0) END
+                    FROM llm_calls c WHERE c.job_id = j.job_id) AS cost_usd
+            FROM jobs j JOIN projects p USING (project_id)
+            WHERE (@status::text IS NULL OR j.status = @status)
+              AND (@projectId::uuid IS NULL OR j.project_id = @projectId)
+              AND (@pattern::text IS NULL OR p.name ILIKE @pattern ESCAPE '\')
+              AND (@before::uuid IS NULL OR j.job_id < @before)
+            ORDER BY j.job_id DESC
+            LIMIT @limit
+            """,
+            new
+            {
+                status = filter.Status, projectId = filter.ProjectId, before = filter.Before, limit,
+                // The name search is a substring match: the user's % and _ are literal characters.
+                pattern = string.IsNullOrWhiteSpace(filter.Text) ? null
+                    : "%" + filter.Text.Trim().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%",
+            }, ct);
+
     public Task<JobRow?> GetLatestJobAsync(Guid projectId, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<JobRow>("job_get",
             $"SELECT {Columns.Job} FROM jobs WHERE project_id = @projectId ORDER BY created_at DESC LIMIT 1", new { projectId }, ct);
@@ -61,6 +87,12 @@ public sealed class JobQueries(Database db)
     public Task<IReadOnlyList<ArtifactSummary>> ListArtifactsAsync(Guid jobId, CancellationToken ct) =>
         db.QueryAsync<ArtifactSummary>("artifact_list",
             "SELECT type, version, content_type, length(content) AS size, created_at FROM artifacts WHERE job_id = @jobId ORDER BY created_at, type, version",
+            new { jobId }, ct);
+
+    /// <summary>The latest version of each of a job's artifacts, in no particular order.</summary>
+    public Task<IReadOnlyList<ArtifactRow>> LatestArtifactsAsync(Guid jobId, CancellationToken ct) =>
+        db.QueryAsync<ArtifactRow>("artifact_latest",
+            "SELECT DISTINCT ON (type) type, version, content, content_type, created_at FROM artifacts WHERE job_id = @jobId ORDER BY type, version DESC",
             new { jobId }, ct);
 
     /// <summary>The given version of an artifact, or its latest when <paramref name="version"/> is null.</summary>

@@ -31,6 +31,10 @@ public sealed class EventStreamTests(AppHostFixture fixture)
         }
         Assert.Equal(11, a.Count(e => e.Event == "stage_completed"));
         Assert.All(a, e => Assert.Equal(jobId, e.Data.GetProperty("job_id").GetGuid()));
+        // The approval names who gave it (the fixture's client carries the bootstrap admin key); the
+        // pipeline's own events name nobody.
+        Assert.Equal("key:bootstrap", a.Single(e => e.Event == "job_approved").Data.GetProperty("data").GetProperty("by").GetString());
+        Assert.All(a.Where(e => e.Event.StartsWith("stage_", StringComparison.Ordinal)), e => Assert.False(e.Data.GetProperty("data").TryGetProperty("by", out _)));
         // approval_requested comes after the PRD completed and before anything after approval
         Assert.True(a.FindIndex(e => e.Event == "approval_requested") < a.FindIndex(e => e.Event == "job_approved"));
 

@@ -53,6 +53,22 @@ public sealed class JobLifecycleTests(AppHostFixture fixture)
             Assert.Contains(tasks, t => t.GetProperty("requirements").EnumerateArray().Any(r => r.GetString() == fr));
         }
 
+        // All of them as one zip, numbered in pipeline order, each the same text as the API serves.
+        using (var download = await api.Http.GetAsync($"/api/jobs/{jobId}/artifacts.zip"))
+        {
+            Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+            Assert.Equal("application/zip", download.Content.Headers.ContentType?.MediaType);
+            using var zip = new System.IO.Compression.ZipArchive(await download.Content.ReadAsStreamAsync());
+            Assert.Equal(AgentBus.Jobs.Pipeline.Stages.Select((s, i) => $"{i + 1:00}-{s.Name}.{(s.ContentType == "application/json" ? "json" : "md")}"),
+                zip.Entries.Select(e => e.FullName));
+            using var prdFile = new StreamReader(zip.GetEntry("01-prd.md")!.Open());
+            Assert.Equal(prd, await prdFile.ReadToEndAsync());
+        }
+        using (var none = await api.Http.GetAsync($"/api/jobs/{Guid.NewGuid()}/artifacts.zip"))
+        {
+            await AgentBusClient.ProblemAsync(none, HttpStatusCode.NotFound);
+        }
+
         using var delivery = JsonDocument.Parse((string)(await api.ArtifactAsync(jobId, "delivery"))["content"]!);
         Assert.True(delivery.RootElement.GetProperty("complete").GetBoolean());
         Assert.Equal(10, delivery.RootElement.GetProperty("artifacts").GetArrayLength());
@@ -235,17 +251,77 @@ public sealed class JobLifecycleTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task The_job_list_filters_searches_and_pages_newest_first()
+    {
+        using var api = fixture.Api();
+        var tag = "catalogue" + Guid.NewGuid().ToString("N")[..8];
+        var created = new List<(Guid ProjectId, Guid JobId)>();
+        foreach (var n in new[] { "one", "two", "three" })
+        {
+            created.Add(await api.CreateProjectAsync($"Catalogue {tag} {n}"));
+        }
+        var newestFirst = created.Select(c => c.JobId).Reverse().ToList();
+        async Task<JsonObject> ListAsync(string query) => (await api.Http.GetFromJsonAsync<JsonObject>("/api/jobs?" + query))!;
+        static List<Guid> Ids(JsonObject page) => [.. page["items"]!.AsArray().Select(i => (Guid)i!["job_id"]!)];
+
+        var all = await ListAsync($"q={tag}");
+        Assert.Equal(newestFirst, Ids(all));
+        Assert.All(all["items"]!.AsArray(), i => Assert.StartsWith($"Catalogue {tag}", (string)i!["project_name"]!));
+        Assert.Null(all["next_before"]);
+
+        // Keyset pages: the first ends with a cursor, the second starts after it and is the last.
+        var first = await ListAsync($"q={tag}&limit=2");
+        Assert.Equal(newestFirst[..2], Ids(first));
+        Assert.Equal(newestFirst[1], (Guid)first["next_before"]!);
+        var second = await ListAsync($"q={tag}&limit=2&before={newestFirst[1]}");
+        Assert.Equal(newestFirst[2..], Ids(second));
+        Assert.Null(second["next_before"]);
+
+        // The search ignores case and takes % literally; the status filter narrows; a project's history is its own.
+        Assert.Equal(newestFirst, Ids(await ListAsync($"q={tag.ToUpperInvariant()}")));
+        Assert.Empty(Ids(await ListAsync($"q={tag}%25")));
+        Assert.Empty(Ids(await ListAsync($"q={tag}&status=rejected")));
+        Assert.Equal([created[0].JobId], Ids((await api.Http.GetFromJsonAsync<JsonObject>($"/api/projects/{created[0].ProjectId}/jobs"))!));
+
+        // A re-run is a new job of the same project: first in the project's history, the older one kept.
+        using (var rerun = await api.Http.PostAsJsonAsync($"/api/projects/{created[0].ProjectId}/jobs", new { }))
+        {
+            Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+            var started = (await rerun.Content.ReadFromJsonAsync<JsonObject>())!;
+            var rerunJob = (Guid)started["job_id"]!;
+            Assert.Equal($"/api/jobs/{rerunJob}", rerun.Headers.Location?.ToString());
+            Assert.Equal([rerunJob, created[0].JobId], Ids((await api.Http.GetFromJsonAsync<JsonObject>($"/api/projects/{created[0].ProjectId}/jobs"))!));
+            Assert.Equal("prd", (string?)(await api.WaitForStatusAsync(rerunJob, "waiting_for_approval"))["stage"]);
+        }
+        using var rerunUnknown = await api.Http.PostAsJsonAsync($"/api/projects/{Guid.NewGuid()}/jobs", new { });
+        await AgentBusClient.ProblemAsync(rerunUnknown, HttpStatusCode.NotFound);
+        using var badStatus = await api.Http.GetAsync("/api/jobs?status=done");
+        Assert.NotNull((await AgentBusClient.ProblemAsync(badStatus, HttpStatusCode.BadRequest))["errors"]!["status"]);
+        using var unknownProject = await api.Http.GetAsync($"/api/projects/{Guid.NewGuid()}/jobs");
+        await AgentBusClient.ProblemAsync(unknownProject, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task The_openapi_document_lists_every_route_and_the_api_page_answers()
     {
         using var api = fixture.Api();
         using var openapi = JsonDocument.Parse(await api.Http.GetStringAsync("/openapi/v1.json"));
         var paths = openapi.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
-        foreach (var path in new[] { "/api/projects", "/api/projects/{project_id}", "/api/jobs/{job_id}", "/api/jobs/{job_id}/artifacts",
+        foreach (var path in new[] { "/api/projects", "/api/projects/{project_id}", "/api/projects/{project_id}/jobs", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/artifacts",
                      "/api/jobs/{job_id}/artifacts/{type}", "/api/jobs/{job_id}/approve", "/api/jobs/{job_id}/request-changes",
                      "/api/jobs/{job_id}/reject", "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/events" })
         {
             Assert.Contains(path, paths);
         }
+        // A real title and introduction, and both ways in, so /docs can send a key or a token.
+        var document = openapi.RootElement;
+        Assert.Equal("Agent Bus API", document.GetProperty("info").GetProperty("title").GetString());
+        Assert.Contains("X-Api-Key", document.GetProperty("info").GetProperty("description").GetString());
+        var schemes = document.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal(("apiKey", "header", "X-Api-Key"), (schemes.GetProperty("ApiKey").GetProperty("type").GetString(),
+            schemes.GetProperty("ApiKey").GetProperty("in").GetString(), schemes.GetProperty("ApiKey").GetProperty("name").GetString()));
+        Assert.Equal(("http", "bearer"), (schemes.GetProperty("Bearer").GetProperty("type").GetString(), schemes.GetProperty("Bearer").GetProperty("scheme").GetString()));
+        Assert.Equal(["ApiKey", "Bearer"], document.GetProperty("security").EnumerateArray().Select(r => r.EnumerateObject().Single().Name));
         using var page = await api.Http.GetAsync("/docs");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("text/html", page.Content.Headers.ContentType?.MediaType);

@@ -3,6 +3,7 @@ using AgentBus.Api;
 using AgentBus.Api.Gpu;
 using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
+using AgentBus.Api.Queues;
 using AgentBus.Api.Security;
 using Scalar.AspNetCore;
 
@@ -49,4 +50,5 @@ app.MapProjectsApi();
 app.MapJobsApi();
 app.MapGpuApi();
 app.MapKeysApi();
+app.MapDeadLettersApi();
 app.Run();

@@ -113,6 +113,22 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
         await tx.ExecuteAsync();
     }
 
+    /// <summary>The newest dead letters of a queue first, at most <paramref name="count"/>.</summary>
+    public async Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(string queue, int count) =>
+        [.. (await Db.StreamRangeAsync(DeadLetterKey(queue), "-", "+", count, Order.Descending)).Select(e => ToDeadLetter(queue, e))];
+
+    /// <summary>One dead letter, or null when there is none with that id.</summary>
+    public async Task<DeadLetter?> DeadLetterAsync(string queue, string entryId) =>
+        (await Db.StreamRangeAsync(DeadLetterKey(queue), entryId, entryId, 1)) is [var entry] ? ToDeadLetter(queue, entry) : null;
+
+    /// <summary>Deletes a dead letter (it was sent back to its queue); false when it was already gone.</summary>
+    public async Task<bool> RemoveDeadLetterAsync(string queue, string entryId) =>
+        await Db.StreamDeleteAsync(DeadLetterKey(queue), [entryId]) == 1;
+
+    private static DeadLetter ToDeadLetter(string queue, StreamEntry entry) =>
+        new(queue, entry.Id!, TaskMessage.FromEntries(entry.Values), (string?)entry["error"],
+            DateTimeOffset.TryParse((string?)entry["dead_lettered_at"], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var at) ? at : null);
+
     public async Task<int> PromoteDueAsync(string queue)
     {
         var moved = (int)await Db.ScriptEvaluateAsync(PromoteScript, new

@@ -169,28 +169,49 @@ public sealed class JobCommands
     /// Continues a job stopped by its budget from where it stopped: stages not completed become
     /// pending again and those whose dependencies are done are queued (the PRD keeps its notes).
     /// </summary>
-    public async Task<Transition> ResumeAsync(Guid jobId, string actor, CancellationToken ct)
+    public Task<Transition> ResumeAsync(Guid jobId, string actor, CancellationToken ct) =>
+        ReopenAsync("job_resume", jobId, actor, retried: null, ct);
+
+    /// <summary>
+    /// Sends a failed job's failed stage back to its queue (an operator's requeue of its dead
+    /// letter): the stage starts its attempts afresh and the job continues as after a resume.
+    /// Conflict unless the job failed and that stage is the one that failed.
+    /// </summary>
+    public Task<Transition> RetryFailedStageAsync(Guid jobId, string stage, string actor, CancellationToken ct) =>
+        ReopenAsync("job_requeue", jobId, actor, retried: stage, ct);
+
+    private async Task<Transition> ReopenAsync(string queryType, Guid jobId, string actor, string? retried, CancellationToken ct)
     {
-        using var span = StartInJobTrace("job_resume", await FindJobTraceAsync(jobId, ct));
-        return await _transactions.ChangeAsync("job_resume", jobId, work: async change =>
+        using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
+        return await _transactions.ChangeAsync(queryType, jobId, work: async change =>
         {
             if (change.Job is null)
             {
                 return new Transition(TransitionOutcome.NotFound);
             }
-            if (change.Job.Status != JobStatus.Failed || change.Job.ErrorCode != BudgetExceededException.Code)
+            if (change.Job.Status != JobStatus.Failed || (retried is null && change.Job.ErrorCode != BudgetExceededException.Code))
             {
                 return new Transition(TransitionOutcome.Conflict, change.Job.Status);
             }
             var runs = (await change.Connection.QueryAsync<StageRunRow>(
                 $"SELECT {Columns.StageRun} FROM stage_runs WHERE job_id = @jobId",
                 new { jobId }, change.Transaction)).ToList();
+            if (retried is not null && runs.SingleOrDefault(r => r.Stage == retried)?.Status != StageStatus.Failed)
+            {
+                return new Transition(TransitionOutcome.Conflict, change.Job.Status);
+            }
             var completed = runs.Where(r => r.Status == StageStatus.Completed).Select(r => r.Stage).ToHashSet();
             await change.Connection.ExecuteAsync(
-                "UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL WHERE job_id = @jobId AND status <> 'completed'",
-                new { jobId }, change.Transaction);
+                """
+                UPDATE stage_runs SET status = 'pending', error = NULL, completed_at = NULL,
+                  attempts = CASE WHEN stage = @retried THEN 0 ELSE attempts END
+                WHERE job_id = @jobId AND status <> 'completed'
+                """,
+                new { jobId, retried }, change.Transaction);
             change.Reopen();
-            change.AddEvent(JobEventTypes.JobResumed, null, new { completed_stages = completed.Count, by = actor });
+            change.AddEvent(JobEventTypes.JobResumed, null, retried is null
+                ? (object)new { completed_stages = completed.Count, by = actor }
+                : new { completed_stages = completed.Count, by = actor, requeued_stage = retried });
             var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
             foreach (var stage in next)
             {

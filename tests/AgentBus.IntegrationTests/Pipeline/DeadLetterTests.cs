@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using StackExchange.Redis;
 
 namespace AgentBus.IntegrationTests.Pipeline;
@@ -37,5 +39,31 @@ public sealed class DeadLetterTests(FailingPlanAppFixture fixture) : IClassFixtu
 
         using var late = await api.ActAsync(jobId, "approve");
         Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+
+        // An operator sees the dead letter through the api and sends it back: the plan stage starts
+        // its attempts afresh (and, its agent still failing, is dead-lettered again).
+        var listed = (await api.Http.GetFromJsonAsync<JsonObject>("/api/dead-letters"))!["items"]!.AsArray();
+        var item = Assert.Single(listed, i => (string?)i!["job_id"] == jobId.ToString())!;
+        Assert.Equal(("cpu", entry.Id.ToString(), "plan"), ((string?)item["queue"], (string?)item["entry_id"], (string?)item["stage"]));
+        Assert.StartsWith("provider_error: simulated provider failure", (string?)item["error"]);
+        using (var requeue = await api.Http.PostAsync($"/api/dead-letters/cpu/{entry.Id}/requeue", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, requeue.StatusCode);
+            Assert.Equal("running", (string?)(await requeue.Content.ReadFromJsonAsync<JsonObject>())!["status"]);
+        }
+        using (var again = await api.Http.PostAsync($"/api/dead-letters/cpu/{entry.Id}/requeue", null))
+        {
+            await AgentBusClient.ProblemAsync(again, HttpStatusCode.NotFound);
+        }
+        var failedAgain = await AgentBusAppFixture.EventuallyAsync(() => api.GetJobAsync(jobId),
+            j => (string?)j["status"] == "failed" && (int)j["stages"]!.AsArray().Single(s => (string?)s!["stage"] == "plan")!["attempts"]! == 3,
+            TimeSpan.FromSeconds(60), "the requeued plan stage failing again after three fresh attempts");
+        Assert.Equal("provider_error", (string?)failedAgain["error"]!["code"]);
+        var letters = (await redis.GetDatabase().StreamRangeAsync("agentbus:queue:cpu:dead")).Where(e => e["job_id"] == jobId.ToString()).ToList();
+        Assert.DoesNotContain(letters, e => e.Id == entry.Id);
+        Assert.Single(letters);
+
+        using var malformedId = await api.Http.PostAsync("/api/dead-letters/cpu/not-an-id/requeue", null);
+        Assert.NotNull((await AgentBusClient.ProblemAsync(malformedId, HttpStatusCode.BadRequest))["errors"]!["entry_id"]);
     }
 }

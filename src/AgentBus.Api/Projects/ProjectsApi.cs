@@ -98,14 +98,14 @@ public static class ProjectsApi
     }
 
     public static async Task<Results<Ok<ProjectBudget>, ProblemHttpResult, ValidationProblem>> UpdateProject(
-        Guid project_id, UpdateProjectRequest request, JobCommands commands, CancellationToken ct)
+        Guid project_id, UpdateProjectRequest request, JobCommands commands, ClaimsPrincipal user, CancellationToken ct)
     {
         var check = new Validator().Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000, or null to remove the budget");
         if (!check.Ok)
         {
             return Problems.Invalid(check.Errors);
         }
-        return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, ct)
+        return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, Roles.Caller(user) ?? "unknown", ct)
             ? TypedResults.Ok(new ProjectBudget(project_id, request.BudgetUsd))
             : Problems.NotFound("project", project_id);
     }

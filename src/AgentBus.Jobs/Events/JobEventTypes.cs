@@ -18,6 +18,7 @@ public static class JobEventTypes
     public const string JobCompleted = "job_completed";
     public const string JobFailed = "job_failed";
     public const string JobResumed = "job_resumed";
+    public const string BudgetChanged = "budget_changed";
 
     public static bool EndsStream(string type) => type is JobCompleted or JobFailed or JobRejected or JobCanceled;
 }

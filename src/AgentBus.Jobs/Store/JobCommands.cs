@@ -221,10 +221,30 @@ public sealed class JobCommands
         }, ct);
     }
 
-    /// <summary>A project's budget; null removes it. False when the project does not exist.</summary>
-    public async Task<bool> UpdateBudgetAsync(Guid projectId, decimal? budgetUsd, CancellationToken ct) =>
-        await _db.ExecuteAsync("project_budget",
-            "UPDATE projects SET budget_usd = @budgetUsd, updated_at = now() WHERE project_id = @projectId", new { projectId, budgetUsd }, ct) == 1;
+    /// <summary>
+    /// A project's budget; null removes it. Recorded, with who set it, as a budget_changed event
+    /// of the project's latest job (the one its page shows). False when the project does not exist.
+    /// </summary>
+    public async Task<bool> UpdateBudgetAsync(Guid projectId, decimal? budgetUsd, string actor, CancellationToken ct)
+    {
+        // Every project has a job; job ids are UUIDv7, so the greatest is the latest.
+        if (await _db.QuerySingleOrDefaultAsync<Guid?>("job_latest",
+                "SELECT job_id FROM jobs WHERE project_id = @projectId ORDER BY job_id DESC LIMIT 1", new { projectId }, ct) is not { } latest)
+        {
+            return false;
+        }
+        return await _transactions.ChangeAsync("project_budget", latest, work: async change =>
+        {
+            var updated = await change.Connection.ExecuteAsync(
+                "UPDATE projects SET budget_usd = @budgetUsd, updated_at = now() WHERE project_id = @projectId",
+                new { projectId, budgetUsd }, change.Transaction) == 1;
+            if (updated)
+            {
+                change.AddEvent(JobEventTypes.BudgetChanged, null, new { budget_usd = budgetUsd, by = actor });
+            }
+            return updated;
+        }, ct);
+    }
 
     /// <summary>
     /// An operator's action on a job (approve, request changes, reject, cancel, resume) arrives in

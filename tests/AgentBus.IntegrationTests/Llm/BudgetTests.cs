@@ -36,6 +36,17 @@ public sealed class BudgetTests(AppHostFixture fixture)
         {
             Assert.Equal(HttpStatusCode.OK, raise.StatusCode);
         }
+        // The raise is in the job's history, with who made it (the fixture's client holds the bootstrap admin key).
+        await using (var db = new Npgsql.NpgsqlConnection(await fixture.PostgresConnectionStringAsync()))
+        {
+            await db.OpenAsync();
+            await using var read = new Npgsql.NpgsqlCommand(
+                "SELECT data->>'by', (data->>'budget_usd')::numeric FROM job_events WHERE job_id = $1 AND type = 'budget_changed'", db);
+            read.Parameters.AddWithValue(jobId);
+            await using var rows = await read.ExecuteReaderAsync();
+            Assert.True(await rows.ReadAsync(), "no budget_changed event");
+            Assert.Equal(("key:bootstrap", 500m), (rows.GetString(0), rows.GetDecimal(1)));
+        }
         using (var resume = await api.ActAsync(jobId, "resume"))
         {
             Assert.Equal(HttpStatusCode.OK, resume.StatusCode);

@@ -5,6 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/ensure-prerequisites.sh run
+# The AppHost serves its orchestrator over TLS with the ASP.NET Core development certificate; an
+# untrusted (or missing) one shows as a red "No trusted development certificate" banner on the
+# dashboard's first screen. Create and trust it for this user once (on Linux that trusts it for
+# .NET, which is what the AppHost checks; the tool's warning about OpenSSL clients is expected).
+if ! dotnet dev-certs https --check --trust >/dev/null 2>&1; then
+  echo "Trusting the ASP.NET Core development certificate for this user (dotnet dev-certs https --trust)..."
+  dotnet dev-certs https --trust >/dev/null 2>&1 || true
+fi
 echo "Building..."
 dotnet build src/AgentBus.AppHost -nologo -clp:ErrorsOnly
 

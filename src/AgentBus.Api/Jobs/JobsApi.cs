@@ -115,7 +115,7 @@ public static class JobsApi
     {
         var check = new Validator().Text(request?.Notes, "notes", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await commands.ApproveAsync(job_id, Actor(user), request?.Notes, ct));
+            : Answer(job_id, "approve", JobStatus.WaitingForApproval, await commands.ApproveAsync(job_id, Roles.Actor(user), request?.Notes, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> RequestChanges(
@@ -123,7 +123,7 @@ public static class JobsApi
     {
         var check = new Validator().Text(request.Notes, "notes", MaxNotes);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await commands.RequestChangesAsync(job_id, Actor(user), request.Notes!, ct));
+            : Answer(job_id, "request changes for", JobStatus.WaitingForApproval, await commands.RequestChangesAsync(job_id, Roles.Actor(user), request.Notes!, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Reject(
@@ -131,7 +131,7 @@ public static class JobsApi
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await commands.RejectAsync(job_id, Actor(user), request?.Reason, ct));
+            : Answer(job_id, "reject", JobStatus.WaitingForApproval, await commands.RejectAsync(job_id, Roles.Actor(user), request?.Reason, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Cancel(
@@ -139,11 +139,11 @@ public static class JobsApi
     {
         var check = new Validator().Text(request?.Reason, "reason", MaxNotes, required: false);
         return !check.Ok ? Problems.Invalid(check.Errors)
-            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await commands.CancelAsync(job_id, Actor(user), request?.Reason, ct));
+            : Answer(job_id, "cancel", string.Join(", ", JobStatus.Active), await commands.CancelAsync(job_id, Roles.Actor(user), request?.Reason, ct));
     }
 
     public static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem>> Resume(Guid job_id, JobCommands commands, ClaimsPrincipal user, CancellationToken ct) =>
-        Answer(job_id, "resume", $"failed with {BudgetExceededException.Code}", await commands.ResumeAsync(job_id, Actor(user), ct));
+        Answer(job_id, "resume", $"failed with {BudgetExceededException.Code}", await commands.ResumeAsync(job_id, Roles.Actor(user), ct));
 
     public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(Guid job_id, JobQueries queries, LlmSpend spend, CancellationToken ct)
     {
@@ -154,9 +154,6 @@ public static class JobsApi
         var project = await queries.GetProjectAsync(job.ProjectId, ct);
         return TypedResults.Ok(UsageResponse.From(await spend.UsageAsync(job_id, null, ct), project?.BudgetUsd));
     }
-
-    /// <summary>Who acts, as the job's events record it: key:&lt;id&gt; (key:bootstrap for the admin key) or jwt:&lt;sub&gt;.</summary>
-    private static string Actor(ClaimsPrincipal user) => Roles.Caller(user) ?? "unknown";
 
     private static Results<Ok<JobStatusResponse>, ProblemHttpResult, ValidationProblem> Answer(Guid jobId, string action, string allowed, Transition transition) =>
         transition.Outcome switch

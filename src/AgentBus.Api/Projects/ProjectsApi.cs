@@ -105,7 +105,7 @@ public static class ProjectsApi
         {
             return Problems.Invalid(check.Errors);
         }
-        return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, Roles.Caller(user) ?? "unknown", ct)
+        return await commands.UpdateBudgetAsync(project_id, request.BudgetUsd, Roles.Actor(user), ct)
             ? TypedResults.Ok(new ProjectBudget(project_id, request.BudgetUsd))
             : Problems.NotFound("project", project_id);
     }
@@ -130,7 +130,7 @@ public static class ProjectsApi
         {
             return Problems.NotFound("project", project_id);
         }
-        var jobId = await commands.RerunAsync(project, request?.RequiresGpu, Roles.Caller(user) ?? "unknown", ct);
+        var jobId = await commands.RerunAsync(project, request?.RequiresGpu, Roles.Actor(user), ct);
         return TypedResults.Created($"/api/jobs/{jobId}", new JobStarted(project_id, jobId, JobStatus.Queued));
     }
 

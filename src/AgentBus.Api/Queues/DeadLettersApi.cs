@@ -68,7 +68,7 @@ public static partial class DeadLettersApi
                 return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Not a task",
                     detail: $"Dead letter {entry_id} is not a task (its entry was malformed), so there is nothing to send back.");
             }
-            var transition = await commands.RetryFailedStageAsync(task.JobId, task.Stage, Roles.Caller(user) ?? "unknown", ct);
+            var transition = await commands.RetryFailedStageAsync(task.JobId, task.Stage, Roles.Actor(user), ct);
             switch (transition.Outcome)
             {
                 case TransitionOutcome.NotFound:

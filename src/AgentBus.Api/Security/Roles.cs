@@ -21,4 +21,7 @@ public static class Roles
     public const string CallerClaim = "agentbus_caller";
 
     public static string? Caller(ClaimsPrincipal user) => user.FindFirst(CallerClaim)?.Value;
+
+    /// <summary>Who acts, as a job's events record it (by): the caller, key:&lt;id&gt; (key:bootstrap for the admin key) or jwt:&lt;sub&gt;.</summary>
+    public static string Actor(ClaimsPrincipal user) => Caller(user) ?? "unknown";
 }

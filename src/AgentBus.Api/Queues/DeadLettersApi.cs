@@ -25,7 +25,7 @@ public static partial class DeadLettersApi
         return app;
     }
 
-    public static async Task<Results<Ok<DeadLetterList>, ValidationProblem, ProblemHttpResult>> List(TaskQueue queue, [FromQuery] int limit = Paging.DefaultLimit)
+    public static async Task<Results<Ok<DeadLetterList>, ValidationProblem, ProblemHttpResult>> List(TaskQueue tasks, [FromQuery] int limit = Paging.DefaultLimit)
     {
         var check = Paging.Check(limit, 0);
         if (!check.Ok)
@@ -37,7 +37,7 @@ public static partial class DeadLettersApi
             var letters = new List<DeadLetter>();
             foreach (var name in TaskQueue.Names)
             {
-                letters.AddRange(await queue.DeadLettersAsync(name, limit));
+                letters.AddRange(await tasks.ListDeadLettersAsync(name, limit));
             }
             return TypedResults.Ok(new DeadLetterList([.. letters.OrderByDescending(l => l.DeadLetteredAt).Take(limit).Select(ToItem)]));
         }
@@ -59,7 +59,7 @@ public static partial class DeadLettersApi
         }
         try
         {
-            if (await tasks.DeadLetterAsync(queue, entry_id) is not { } letter)
+            if (await tasks.FindDeadLetterAsync(queue, entry_id) is not { } letter)
             {
                 return Problems.NotFound($"The {queue} queue has no dead letter {entry_id}.");
             }

@@ -114,11 +114,11 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
     }
 
     /// <summary>The newest dead letters of a queue first, at most <paramref name="count"/>.</summary>
-    public async Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(string queue, int count) =>
+    public async Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(string queue, int count) =>
         [.. (await Db.StreamRangeAsync(DeadLetterKey(queue), "-", "+", count, Order.Descending)).Select(e => ToDeadLetter(queue, e))];
 
     /// <summary>One dead letter, or null when there is none with that id.</summary>
-    public async Task<DeadLetter?> DeadLetterAsync(string queue, string entryId) =>
+    public async Task<DeadLetter?> FindDeadLetterAsync(string queue, string entryId) =>
         (await Db.StreamRangeAsync(DeadLetterKey(queue), entryId, entryId, 1)) is [var entry] ? ToDeadLetter(queue, entry) : null;
 
     /// <summary>Deletes a dead letter (it was sent back to its queue); false when it was already gone.</summary>

@@ -50,5 +50,6 @@ app.MapProjectsApi();
 app.MapJobsApi();
 app.MapGpuApi();
 app.MapKeysApi();
+app.MapMeApi();
 app.MapDeadLettersApi();
 app.Run();

@@ -92,6 +92,47 @@ public static class JobEventStream
         return Results.Empty;
     }
 
+    /// <summary>
+    /// GET /api/events: every job's events as they happen, live only (no replay: a client that
+    /// missed some reads the jobs again). The jobs list uses it to know when to refresh.
+    /// </summary>
+    public static async Task<IResult> StreamAll(HttpContext context, JobEventBus bus, CancellationToken ct)
+    {
+        // Listening before the headers go out: a client that acts once it has them misses nothing.
+        var live = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(1_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+        await using var listening = await bus.ListenAsync(JobEventBus.AllJobs, live);
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers[HeaderNames.CacheControl] = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.Body.FlushAsync(ct);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(KeepAlive);
+                if (await live.Reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+                {
+                    while (live.Reader.TryRead(out var e))
+                    {
+                        await response.WriteAsync($"event: {e.Type}\ndata: {JsonSerializer.Serialize(e)}\n\n", ct);
+                    }
+                }
+                else
+                {
+                    await response.WriteAsync(": keep-alive\n\n", ct);
+                }
+                await response.Body.FlushAsync(ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        return Results.Empty;
+    }
+
     private static async Task<int> WriteAsync(HttpResponse response, JobEvent e, CancellationToken ct)
     {
         await response.WriteAsync($"id: {e.Seq}\nevent: {e.Type}\ndata: {JsonSerializer.Serialize(e)}\n\n", ct);

@@ -29,6 +29,8 @@ public static class JobsApi
         group.MapPost("/{job_id}/resume", Resume).RequireAuthorization(Roles.Operator).WithName("ResumeJob").WithSummary("Continue a job its budget stopped, from the stage that stopped.");
         group.MapGet("/{job_id}/usage", GetUsage).WithName("GetJobUsage").WithSummary("Tokens, calls and cost of the job, by agent and model.");
         group.MapGet("/{job_id}/events", JobEventStream.Stream).WithName("JobEvents").WithSummary("Server-sent events of the job; resumes after Last-Event-ID.");
+        app.MapGet("/api/events", JobEventStream.StreamAll).WithTags("Jobs").RequireAuthorization(Roles.Viewer).WithName("AllJobEvents")
+            .WithSummary("Server-sent events of every job, live only (no replay): a list of jobs knows when to refresh.");
         return app;
     }
 

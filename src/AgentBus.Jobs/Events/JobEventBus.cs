@@ -28,6 +28,10 @@ public sealed class JobEventBus(IConnectionMultiplexer redis)
     /// <summary>Asks every worker to stop in-flight work of a job now (cancel, reject).</summary>
     public Task PublishStopAsync(Guid jobId) => redis.GetSubscriber().PublishAsync(ControlChannel, jobId.ToString());
 
+    /// <summary>The key of listeners that want the events of every job (the jobs list's live updates).</summary>
+    public static readonly Guid AllJobs = Guid.Empty;
+
+    /// <summary>Delivers the job's live events to <paramref name="sink"/>, or every job's for <see cref="AllJobs"/>.</summary>
     public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
     {
         if (Interlocked.Exchange(ref _subscribed, 1) == 0)
@@ -35,11 +39,18 @@ public sealed class JobEventBus(IConnectionMultiplexer redis)
             await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) =>
             {
                 var e = JsonSerializer.Deserialize<JobEvent>((string)message!);
-                if (e is not null && _listeners.TryGetValue(e.JobId, out var sinks))
+                if (e is null)
                 {
-                    foreach (var listener in sinks.Keys)
+                    return;
+                }
+                foreach (var key in (ReadOnlySpan<Guid>)[e.JobId, AllJobs])
+                {
+                    if (_listeners.TryGetValue(key, out var sinks))
                     {
-                        listener.Writer.TryWrite(e);
+                        foreach (var listener in sinks.Keys)
+                        {
+                            listener.Writer.TryWrite(e);
+                        }
                     }
                 }
             });

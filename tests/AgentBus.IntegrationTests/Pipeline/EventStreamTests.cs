@@ -42,6 +42,35 @@ public sealed class EventStreamTests(AppHostFixture fixture)
         Assert.Equal(a.Skip(10).Select(e => (e.Id, e.Event)), resumed.Select(e => (e.Id, e.Event)));
     }
 
+    [Fact]
+    public async Task The_all_jobs_stream_delivers_live_events_of_every_job()
+    {
+        using var api = fixture.Api();
+        using var http = fixture.CreateClient("api");
+        http.Timeout = Timeout.InfiniteTimeSpan;
+        using var response = await http.GetAsync("/api/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        var (_, first) = await api.CreateProjectAsync("All jobs stream 1");
+        var (_, second) = await api.CreateProjectAsync("All jobs stream 2");
+        var seen = new HashSet<(Guid Job, string Type)>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!(seen.Contains((first, "approval_requested")) && seen.Contains((second, "approval_requested")))
+            && await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                var data = JsonSerializer.Deserialize<JsonElement>(line[6..]);
+                seen.Add((data.GetProperty("job_id").GetGuid(), data.GetProperty("type").GetString()!));
+            }
+        }
+        Assert.Contains((first, "job_created"), seen);
+        Assert.Contains((second, "stage_completed"), seen);
+        Assert.Contains((second, "approval_requested"), seen);
+    }
+
     /// <summary>Reads the stream until the server ends it (after the job's final event).</summary>
     private async Task<List<Sse>> ReadAllAsync(Guid jobId, int? lastEventId)
     {

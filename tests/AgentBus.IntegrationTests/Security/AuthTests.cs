@@ -68,6 +68,25 @@ public sealed class AuthTests(AppHostFixture fixture)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Me_names_the_caller_and_its_highest_role()
+    {
+        foreach (var role in new[] { "viewer", "operator", "admin" })
+        {
+            var (id, key) = await CreateKeyAsync(role);
+            using var client = fixture.CreateClient("api", key);
+            var me = (await client.GetFromJsonAsync<JsonObject>("/api/me"))!;
+            Assert.Equal($"key:{id}", (string?)me["caller"]);
+            Assert.Equal(role, (string?)me["role"]);
+        }
+        using var admin = fixture.CreateClient("api");
+        var bootstrap = (await admin.GetFromJsonAsync<JsonObject>("/api/me"))!;
+        Assert.Equal(("key:bootstrap", "admin"), ((string?)bootstrap["caller"], (string?)bootstrap["role"]));
+        using var jwt = fixture.CreateBearerClient(TestJwt.Create(fixture.JwtSigningKey, "alice", "operator"));
+        var alice = (await jwt.GetFromJsonAsync<JsonObject>("/api/me"))!;
+        Assert.Equal(("jwt:alice", "operator"), ((string?)alice["caller"], (string?)alice["role"]));
+    }
+
     private async Task<(Guid Id, string Key)> CreateKeyAsync(string role)
     {
         using var admin = fixture.Api();

@@ -92,10 +92,14 @@ public class GeneratorTests
     [InlineData("{redis.bindings.tcp.certificate}")]
     [InlineData("{nowhere.connectionString}")]
     [InlineData("{postgres.containerImage}")]
-    public void The_generator_refuses_an_expression_it_cannot_map(string expression)
+    // Only service discovery's own variable for an unserved https endpoint is dropped (web's
+    // services__api__https__0); the same URL elsewhere, or a binding the model lacks, still stops it.
+    [InlineData("{api.bindings.https.url}")]
+    [InlineData("{api.bindings.htps.url}", "services__api__htps__0")]
+    public void The_generator_refuses_an_expression_it_cannot_map(string expression, string variable = "SOMETHING")
     {
         var resources = JsonNode.Parse(File.ReadAllText(Repo.ManifestPath))!["resources"]!.AsObject();
-        resources["worker"]!["env"]!.AsObject()["SOMETHING"] = expression;
+        resources["worker"]!["env"]!.AsObject()[variable] = expression;
         Assert.Throws<InvalidDataException>(() => K8sGenerator.Generate(new AspireManifest(resources)));
     }
 

@@ -17,10 +17,12 @@ public class RenderedOverlayTests
         }
         Assert.Contains(objects, o => o.Kind == "Namespace" && o.Name == Policy.Namespace);
         Assert.Contains(objects, o => o is { Kind: "Ingress", Name: "api" });
-        Assert.Contains(objects, o => o is { Kind: "HorizontalPodAutoscaler", Name: "api" });
-        Assert.Contains(objects, o => o is { Kind: "HorizontalPodAutoscaler", Name: "worker" });
-        Assert.Contains(objects, o => o is { Kind: "PodDisruptionBudget", Name: "api" });
-        Assert.Contains(objects, o => o is { Kind: "PodDisruptionBudget", Name: "worker" });
+        Assert.Contains(objects, o => o is { Kind: "Ingress", Name: "web" });
+        foreach (var name in new[] { "api", "worker", "web" })
+        {
+            Assert.Contains(objects, o => o.Kind == "HorizontalPodAutoscaler" && o.Name == name);
+            Assert.Contains(objects, o => o.Kind == "PodDisruptionBudget" && o.Name == name);
+        }
     }
 
     [Theory]
@@ -59,20 +61,19 @@ public class RenderedOverlayTests
     public void Every_manifest_env_var_of_a_workload_has_a_value_or_a_reference(string overlay)
     {
         var objects = Repo.Objects(overlay);
-        var configMaps = objects.Where(o => o.Kind == "ConfigMap").ToDictionary(o => o.Name, o => o.As<V1ConfigMap>());
         foreach (var (name, resource) in Workloads.FromManifest(Repo.Manifest))
         {
             var container = Workloads.Of(objects, name).Spec.Containers.Single(c => c.Name == name);
-            var fromConfigMaps = (container.EnvFrom ?? []).SelectMany(e =>
-            {
-                Assert.True(configMaps.TryGetValue(e.ConfigMapRef.Name, out var map), $"{name}: ConfigMap {e.ConfigMapRef.Name} not rendered");
-                return map!.Data.Keys;
-            }).ToHashSet();
-            foreach (var (variable, _) in resource["env"]?.AsObject() ?? [])
+            var fromConfigMaps = Workloads.Settings(objects, container);
+            foreach (var (variable, template) in resource["env"]?.AsObject() ?? [])
             {
                 var env = container.Env?.SingleOrDefault(e => e.Name == variable);
-                Assert.True(env is { Value.Length: > 0 } or { ValueFrom: not null } || fromConfigMaps.Contains(variable),
-                    $"{overlay}: {name} has no value for {variable}");
+                // Dropped with the binding it names (an https endpoint the cluster does not serve).
+                if (Repo.Manifest.IsUnservedEndpoint(variable, (string?)template ?? ""))
+                    Assert.True(env is null && !fromConfigMaps.ContainsKey(variable), $"{overlay}: {name} still sets {variable}");
+                else
+                    Assert.True(env is { Value.Length: > 0 } or { ValueFrom: not null } || fromConfigMaps.ContainsKey(variable),
+                        $"{overlay}: {name} has no value for {variable}");
             }
         }
     }
@@ -174,6 +175,65 @@ public class RenderedOverlayTests
 
     [Theory]
     [MemberData(nameof(Repo.Overlays), MemberType = typeof(Repo))]
+    public void The_web_runs_like_the_api_hardened_autoscaled_and_budgeted(string overlay)
+    {
+        var objects = Repo.Objects(overlay);
+        var deployment = objects.Single(o => o is { Kind: "Deployment", Name: "web" }).As<V1Deployment>();
+        var pod = deployment.Spec.Template.Spec;
+        var container = pod.Containers.Single(c => c.Name == "web");
+        Assert.Equal(Policy.DotnetUid, pod.SecurityContext.RunAsUser);
+        Assert.True(pod.SecurityContext.RunAsNonRoot);
+        Assert.False(pod.AutomountServiceAccountToken);
+        Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+        Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
+        Assert.Equal("/health", container.StartupProbe.HttpGet.Path);
+        Assert.Equal("/health", container.LivenessProbe.HttpGet.Path);
+        Assert.Equal("/health/ready", container.ReadinessProbe.HttpGet.Path);
+        foreach (var resource in new[] { "cpu", "memory" })
+            Assert.True(container.Resources.Requests.ContainsKey(resource) && container.Resources.Limits.ContainsKey(resource), resource);
+
+        // The same hardening and probes as the api, field for field.
+        var api = Workloads.Of(objects, "api").Spec;
+        var apiContainer = api.Containers.Single(c => c.Name == "api");
+        Assert.Equal(KubernetesYaml.Serialize(api.SecurityContext), KubernetesYaml.Serialize(pod.SecurityContext));
+        Assert.Equal(KubernetesYaml.Serialize(apiContainer.SecurityContext), KubernetesYaml.Serialize(container.SecurityContext));
+        foreach (var probe in new Func<V1Container, V1Probe>[] { c => c.StartupProbe, c => c.LivenessProbe, c => c.ReadinessProbe })
+            Assert.Equal(KubernetesYaml.Serialize(probe(apiContainer)), KubernetesYaml.Serialize(probe(container)));
+
+        // An HPA owns the replica count, a PDB keeps node drains from taking every replica, and the
+        // Service selects the pods on port http.
+        Assert.Null(deployment.Spec.Replicas);
+        var labels = deployment.Spec.Template.Metadata.Labels;
+        var hpa = objects.Single(o => o is { Kind: "HorizontalPodAutoscaler", Name: "web" }).As<V2HorizontalPodAutoscaler>();
+        Assert.Equal(("Deployment", "web"), (hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name));
+        var pdb = objects.Single(o => o is { Kind: "PodDisruptionBudget", Name: "web" }).As<V1PodDisruptionBudget>();
+        Assert.True(Workloads.Matches(pdb.Spec.Selector.MatchLabels, labels));
+        var service = objects.Single(o => o is { Kind: "Service", Name: "web" }).As<V1Service>();
+        Assert.True(Workloads.Matches(service.Spec.Selector, labels));
+        Assert.Contains(service.Spec.Ports, p => p is { Name: "http", Port: AspireManifest.ProjectPort });
+    }
+
+    [Theory]
+    [MemberData(nameof(Repo.Overlays), MemberType = typeof(Repo))]
+    public void The_web_calls_the_api_at_its_in_cluster_url_and_reads_redis_through_the_secret(string overlay)
+    {
+        var objects = Repo.Objects(overlay);
+        var container = Workloads.Of(objects, "web").Spec.Containers.Single(c => c.Name == "web");
+        var settings = Workloads.Settings(objects, container);
+
+        // {api.bindings.http.url} resolves to the api's Service; the https endpoint is not served in
+        // the cluster, so service discovery ("https+http://api") has only http to take.
+        Assert.Equal($"http://api:{Workloads.ServicePort(objects, "api")}", settings["services__api__http__0"]);
+        Assert.DoesNotContain(container.Env, e => e.Name == "services__api__https__0");
+        Assert.DoesNotContain("services__api__https__0", settings.Keys);
+
+        var password = container.Env.Single(e => e.Name == "REDIS_PASSWORD").ValueFrom.SecretKeyRef;
+        Assert.Equal((Policy.SecretName, "redis-password"), (password.Name, password.Key));
+        Assert.Equal($"redis:{Workloads.ServicePort(objects, "redis")},password=$(REDIS_PASSWORD)", container.Env.Single(e => e.Name == "ConnectionStrings__redis").Value);
+    }
+
+    [Theory]
+    [MemberData(nameof(Repo.Overlays), MemberType = typeof(Repo))]
     public void The_app_lives_in_namespace_agent_bus_and_the_monitoring_objects_in_monitoring(string overlay)
     {
         foreach (var o in Repo.Objects(overlay).Where(o => o.Model is not V1Namespace))
@@ -224,9 +284,8 @@ public class RenderedOverlayTests
     public void Services_ingress_autoscalers_and_budgets_point_at_existing_objects(string overlay)
     {
         var objects = Repo.Objects(overlay);
-        var pods = Workloads.All(objects).Select(w => (w.Object, Labels: w.Template.Metadata.Labels)).ToList();
-        bool Selects(IDictionary<string, string> selector) =>
-            pods.Any(p => selector.All(kv => p.Labels.TryGetValue(kv.Key, out var v) && v == kv.Value));
+        var pods = Workloads.All(objects).Select(w => w.Template.Metadata.Labels).ToList();
+        bool Selects(IDictionary<string, string> selector) => pods.Any(labels => Workloads.Matches(selector, labels));
 
         foreach (var service in objects.Where(o => o.Kind == "Service").Select(o => o.As<V1Service>()))
             Assert.True(Selects(service.Spec.Selector), $"Service {service.Metadata.Name} selects no pod");
@@ -243,7 +302,6 @@ public class RenderedOverlayTests
             {
                 var service = objects.Single(o => o.Kind == "Service" && o.Name == path.Backend.Service.Name).As<V1Service>();
                 Assert.Contains(service.Spec.Ports, p => p.Name == path.Backend.Service.Port.Name);
-                Assert.NotEqual("/", path.Path); // /health and /metrics stay inside the cluster
             }
     }
 

@@ -21,6 +21,22 @@ public static partial class Workloads
 
     private static V1ObjectMeta Metadata(this object model) => ((IMetadata<V1ObjectMeta>)model).Metadata;
 
+    /// <summary>Whether a matchLabels selector selects these labels (an empty one selects all).</summary>
+    public static bool Matches(IDictionary<string, string>? selector, IDictionary<string, string>? labels) =>
+        (selector ?? new Dictionary<string, string>()).All(kv => labels?.TryGetValue(kv.Key, out var v) == true && v == kv.Value);
+
+    /// <summary>The port of a rendered Service (the first, where it has several).</summary>
+    public static int ServicePort(IReadOnlyList<RenderedObject> objects, string service) =>
+        objects.Single(o => o.Kind == "Service" && o.Name == service).As<V1Service>().Spec.Ports.First().Port;
+
+    /// <summary>The plain settings a container reads from its envFrom ConfigMaps.</summary>
+    public static Dictionary<string, string> Settings(IReadOnlyList<RenderedObject> objects, V1Container container) =>
+        (container.EnvFrom ?? []).SelectMany(e =>
+            (objects.SingleOrDefault(o => o.Kind == "ConfigMap" && o.Name == e.ConfigMapRef.Name)
+                ?? throw new InvalidOperationException($"{container.Name}: ConfigMap {e.ConfigMapRef.Name} not rendered"))
+            .As<V1ConfigMap>().Data ?? new Dictionary<string, string>())
+        .ToDictionary(kv => kv.Key, kv => kv.Value);
+
     /// <summary>The manifest resources that run as workloads (services and backing containers).</summary>
     public static IEnumerable<(string Name, System.Text.Json.Nodes.JsonObject Resource)> FromManifest(AspireManifest manifest) =>
         manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) is "project.v0" or "container.v0");

@@ -189,6 +189,9 @@ RELABEL_CASES = [
     (_pod("gpu-agent-k7x2p", "gpu-agent", "fd00::31", "admin", 9000,
           {"prometheus.io/port": "8080", "prometheus.io/path": "/custom-metrics"}),
      ("http://[fd00::31]:8080/custom-metrics", {"component": "gpu-agent", "pod": "gpu-agent-k7x2p"})),
+    # web: scraped like the api.
+    (_pod("web-6c9d8b7f5-h3j8k", "web", "10.1.0.51", "http", 8080),
+     ("http://10.1.0.51:8080/metrics", {"component": "web", "pod": "web-6c9d8b7f5-h3j8k"})),
     # Not Agent Bus services, or finished pods: dropped.
     (_pod("postgres-0", "postgres", "10.1.0.41", "http", 5432), None),
     (_pod("migrate-abc12", None, "10.1.0.42", "http", 8080), None),

@@ -62,6 +62,24 @@ public sealed partial class AspireManifest
         return result;
     }
 
+    /// <summary>A service-discovery variable (services__api__https__0) whose value is the URL of a
+    /// binding the cluster does not serve: it goes, as the binding did. The client falls back to
+    /// the endpoint that is served ("https+http://api" takes services__api__http__0). Any other
+    /// use of such a binding still stops generation.</summary>
+    public bool IsUnservedEndpoint(string variable, string template)
+    {
+        if (EndpointUrl().Match(template) is not { Success: true } m) return false;
+        var (name, binding) = (m.Groups[1].Value, m.Groups[2].Value);
+        var prefix = $"services__{name}__{binding}__";
+        return variable.StartsWith(prefix, StringComparison.Ordinal) && variable[prefix.Length..] is { Length: > 0 } index
+            && index.All(char.IsAsciiDigit)
+            && this[name]["bindings"]?[binding] is not null
+            && Bindings(name).All(b => b.Name != binding);
+    }
+
+    [GeneratedRegex(@"^\{([^{}.]+)\.bindings\.([^{}.]+)\.url\}$")]
+    private static partial Regex EndpointUrl();
+
     [GeneratedRegex(@"\{([^{}]+)\}")]
     private static partial Regex Placeholder();
 

@@ -28,7 +28,8 @@ public sealed partial class ContainerEnv
 
     public ContainerEnv(AspireManifest manifest, JsonObject? env, ISet<string> dataStores)
     {
-        var entries = (env ?? []).Select(kv => (Name: kv.Key, Template: (string?)kv.Value ?? "")).ToList();
+        var entries = (env ?? []).Select(kv => (Name: kv.Key, Template: (string?)kv.Value ?? ""))
+            .Where(e => !manifest.IsUnservedEndpoint(e.Name, e.Template)).ToList();
         _manifestNames = entries.Select(e => e.Name).ToHashSet();
 
         // A manifest variable that is exactly one secret parameter is that parameter's variable.

@@ -12,7 +12,13 @@ public static class Policy
     /// <summary>uid/gid of the "app" user in Microsoft's .NET images; numeric so the kubelet can
     /// verify runAsNonRoot.</summary>
     public const long DotnetUid = 1654;
+    /// <summary>The host every Ingress serves; a placeholder the overlays replace (docs/deploy.md).</summary>
     public const string IngressHost = "agent-bus.example.com";
+    /// <summary>The controller the Ingresses and their annotations are written for (ingress-nginx).</summary>
+    public const string IngressClass = "nginx";
+    /// <summary>Path prefixes of AgentBus.ServiceDefaults that must not leave the cluster: /health,
+    /// /health/ready and /metrics.</summary>
+    public static readonly IReadOnlyList<string> ClusterOnlyPaths = ["/health", "/metrics"];
     /// <summary>Label set by NVIDIA GPU feature discovery (GPU operator) on nodes with a GPU.</summary>
     public const string GpuNodeLabel = "nvidia.com/gpu.present";
     public const string GpuResource = "nvidia.com/gpu";
@@ -21,7 +27,13 @@ public static class Policy
 
     public static ServicePolicy ForService(string name) => name switch
     {
-        "api" => new(new("100m", "256Mi", "1", "512Mi"), Autoscale: (2, 10), DisruptionBudget: true, IngressPath: "/api"),
+        // The public API, its Scalar reference (/docs) and OpenAPI document (/openapi/v1.json).
+        "api" => new(new("100m", "256Mi", "1", "512Mi"), Autoscale: (2, 10), DisruptionBudget: true,
+            Ingress: new(["/api", "/docs", "/openapi"], StreamsEvents: true)),
+        // The pages for people: Blazor Server keeps each tab's circuit in the replica that holds
+        // its WebSocket, so a browser must come back to that replica.
+        "web" => new(new("100m", "256Mi", "1", "512Mi"), Autoscale: (2, 10), DisruptionBudget: true,
+            Ingress: new(["/"], StickySessions: true)),
         // The worker finishes or hands back its in-flight task on SIGTERM; give it time to.
         "worker" => new(new("200m", "384Mi", "2", "1Gi"), Autoscale: (2, 10), DisruptionBudget: true,
             TerminationGraceSeconds: 60),

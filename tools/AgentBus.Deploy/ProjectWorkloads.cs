@@ -7,7 +7,7 @@ namespace AgentBus.Deploy;
 
 /// <summary>base/&lt;name&gt;/ for a .NET service (project.v0): a Deployment, or a DaemonSet on GPU
 /// nodes, its Service, and as its <see cref="ServicePolicy"/> asks an HPA, a PodDisruptionBudget
-/// and an Ingress.</summary>
+/// and Ingresses (<see cref="Ingresses"/>).</summary>
 internal sealed class ProjectWorkloads(
     AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores)
 {
@@ -59,9 +59,13 @@ internal sealed class ProjectWorkloads(
             AddFile("hpa.yaml", Autoscaler(name, min, max));
         if (policy.DisruptionBudget)
             AddFile("pdb.yaml", DisruptionBudget(name));
-        var ingressPath = policy.IngressPath ?? (bindings.Any(b => b.External) ? "/" : null);
-        if (ingressPath is not null)
-            AddFile("ingress.yaml", Ingress(name, ingressPath, bindings.First(b => b.Scheme == "http")));
+        if ((policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null)) is { } ingress)
+        {
+            var http = bindings.First(b => b.Scheme == "http");
+            AddFile("ingress.yaml", Ingresses.Public(name, ingress, http));
+            if (Ingresses.ExposesClusterOnlyPaths(ingress))
+                AddFile("ingress-cluster-only.yaml", Ingresses.ClusterOnly(name, http));
+        }
         files.AddYaml($"base/{name}/kustomization.yaml", Kustomizations.ForResource(name, resourceFiles, env));
 
         managedData.ReplaceConnections(name, policy, env);
@@ -152,42 +156,5 @@ internal sealed class ProjectWorkloads(
     {
         Metadata = Meta(name),
         Spec = new V1PodDisruptionBudgetSpec { MaxUnavailable = 1, Selector = LabelSelector(name) },
-    };
-
-    private static V1Ingress Ingress(string name, string path, Binding http) => new()
-    {
-        Metadata = Meta(name, new Dictionary<string, string>
-        {
-            // GET /api/jobs/{id}/events is a long-lived server-sent event stream.
-            ["nginx.ingress.kubernetes.io/proxy-buffering"] = "off",
-            ["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "3600",
-        }),
-        Spec = new V1IngressSpec
-        {
-            IngressClassName = "nginx",
-            Rules =
-            [
-                new V1IngressRule
-                {
-                    Host = Policy.IngressHost,
-                    Http = new V1HTTPIngressRuleValue
-                    {
-                        // Only the public API: /health and /metrics stay inside the cluster.
-                        Paths =
-                        [
-                            new V1HTTPIngressPath
-                            {
-                                Path = path,
-                                PathType = "Prefix",
-                                Backend = new V1IngressBackend
-                                {
-                                    Service = new V1IngressServiceBackend { Name = name, Port = new V1ServiceBackendPort { Name = http.Name } },
-                                },
-                            },
-                        ],
-                    },
-                },
-            ],
-        },
     };
 }

@@ -10,8 +10,14 @@ public sealed record ServicePolicy(
     bool DaemonSetOnGpuNodes = false,
     (int Min, int Max)? Autoscale = null,
     bool DisruptionBudget = false,
-    string? IngressPath = null,
+    IngressPolicy? Ingress = null,
     int TerminationGraceSeconds = 30);
+
+/// <summary>What a service's Ingress exposes (path prefixes; where one covers /health or /metrics, a
+/// second Ingress refuses those, <see cref="Ingresses.ClusterOnly"/>) and how:
+/// <paramref name="StreamsEvents"/> turns off response buffering for server-sent events,
+/// <paramref name="StickySessions"/> keeps each browser on one replica by cookie.</summary>
+public sealed record IngressPolicy(IReadOnlyList<string> Paths, bool StreamsEvents = false, bool StickySessions = false);
 
 /// <summary>How a backing container (database, cache) runs: its image's non-root uid, where it keeps
 /// data, which other paths it writes (the root filesystem is read-only), and how to probe it.</summary>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Agent Bus: installs what is missing, builds, starts the AppHost (Postgres, Redis, api,
-# worker, gpu-agent) and prints where to go. Ctrl+C stops everything.
+# worker, gpu-agent, web) and prints where to go. Ctrl+C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,11 +24,11 @@ trap 'exit 130' INT TERM
 
 ready() { curl -fs -o /dev/null "http://localhost:$1/health/ready"; }
 for _ in $(seq 1 120); do
-  if ready 8000 && ready 8001 && ready 8002; then break; fi
+  if ready 8000 && ready 8001 && ready 8002 && ready 8003; then break; fi
   kill -0 "$apphost" 2>/dev/null || { echo "The AppHost exited; see the log above." >&2; exit 1; }
   sleep 1
 done
-ready 8000 && ready 8001 && ready 8002 || { echo "Services not ready after 120 s; see the dashboard." >&2; }
+ready 8000 && ready 8001 && ready 8002 && ready 8003 || { echo "Services not ready after 120 s; see the dashboard." >&2; }
 
 # The api's admin key: AGENTBUS_API_KEY when set (the AppHost takes it), else the value the AppHost
 # generated and keeps in its user secrets.
@@ -43,6 +43,7 @@ login=$(grep -o 'http://localhost:18888/login?t=[0-9a-f]*' "$log" | head -n 1 ||
 cat <<MSG
 
   Agent Bus is running.
+  Web app:   http://localhost:8003   (sign in with the API key below)
   Dashboard: ${login:-http://localhost:18888}
   API:       http://localhost:8000   (health: /health/ready, metrics: /metrics)
   Worker:    http://localhost:8001   GPU agent: http://localhost:8002

@@ -14,6 +14,10 @@ if [ "$purpose" = test ]; then
   python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
   # tests/AgentBus.UnitTests/Gpu/GpuCheckTests.cs builds a stand-in NVML library from C.
   command -v cc >/dev/null || missing+=(gcc)
+  # The web app's browser tests: Debian's Chromium and its driver (Selenium), and npm for axe-core.
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v npm >/dev/null || missing+=(npm)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -38,4 +42,11 @@ sdk_major=$(dotnet --version | cut -d. -f1)
 if [ "$sdk_major" -lt 10 ]; then
   echo "The .NET SDK $(dotnet --version) is too old: install dotnet-sdk-10.0." >&2
   exit 1
+fi
+
+# axe-core (accessibility checks the browser tests inject), pinned by tests/browser/package-lock.json.
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ "$purpose" = test ] && [ ! -f "$browser_tests/node_modules/axe-core/axe.min.js" ]; then
+  echo "Installing axe-core for the browser tests (npm ci in tests/browser)..."
+  npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error >/dev/null
 fi

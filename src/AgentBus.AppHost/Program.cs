@@ -14,7 +14,7 @@ var redis = infrastructure.AddRedis("redis");
 var llm = builder.AddLlmParameters();
 var apiKey = builder.AddApiKeyParameter();
 
-builder.AddProject<Projects.AgentBus_Api>("api")
+var api = builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
     .WithReference(redis).WaitFor(redis)
@@ -31,6 +31,14 @@ builder.AddProject<Projects.AgentBus_Worker>("worker")
 builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(redis).WaitFor(redis)
+    .WithHttpHealthCheck("/health/ready");
+
+// The web app for people: it calls the api with each person's own credential; Redis keeps the
+// keys that encrypt their sign-in cookies, shared by every replica.
+builder.AddProject<Projects.AgentBus_Web>("web")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString | ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
+    .WithReference(api).WaitFor(api)
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health/ready");
 

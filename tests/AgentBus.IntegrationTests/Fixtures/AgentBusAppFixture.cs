@@ -7,12 +7,16 @@ using Npgsql;
 namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
-/// A whole Agent Bus (local Postgres and Redis, api, worker, gpu-agent) started from the real
+/// A whole Agent Bus (local Postgres and Redis, api, worker, gpu-agent, web) started from the real
 /// AppHost. Subclasses adjust the topology (more workers, settings) before it starts.
 /// </summary>
 public abstract class AgentBusAppFixture : IAsyncLifetime
 {
+    /// <summary>The services that work on jobs (Postgres and Redis behind each, the agent_bus_* series).</summary>
     public static readonly string[] Services = ["api", "worker", "gpu-agent"];
+
+    /// <summary>The web app: a client of the api, with Redis for its cookie keys (tests/.../Web).</summary>
+    public const string Web = "web";
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     private DistributedApplication? _app;
@@ -99,7 +103,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
         _app = await builder.BuildAsync(cts.Token);
         await _app.StartAsync(cts.Token);
         CollectLogs(_app);
-        foreach (var resource in new[] { "postgres", "redis" }.Concat(Services).Concat(ExtraResources))
+        foreach (var resource in new[] { "postgres", "redis" }.Concat(Services).Append(Web).Concat(ExtraResources))
         {
             await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
         }

@@ -15,11 +15,11 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
     public async Task Every_resource_of_the_topology_is_healthy()
     {
         var model = fixture.App.Services.GetRequiredService<DistributedApplicationModel>();
-        Assert.Equal(["postgres", "redis", "api", "worker", "gpu-agent"],
+        Assert.Equal(["postgres", "redis", "api", "worker", "gpu-agent", "web"],
             model.Resources.Where(r => r is ProjectResource or IResourceWithConnectionString).Select(r => r.Name));
         Assert.IsType<LocalPostgresResource>(model.Resources.Single(r => r.Name == "postgres"));
         Assert.IsType<LocalRedisResource>(model.Resources.Single(r => r.Name == "redis"));
-        foreach (var resource in new[] { "postgres", "redis", "api", "worker", "gpu-agent" })
+        foreach (var resource in new[] { "postgres", "redis", "api", "worker", "gpu-agent", "web" })
         {
             // Healthy within a while rather than at this instant: a test of the same AppHost may
             // have just restarted Postgres or Redis, and the AppHost polls each service's
@@ -83,5 +83,30 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
         // (docs/metrics.md): the memory pool's records on every connection's buffers.
         Assert.DoesNotContain(metrics.Samples, s => new[] { "aspnetcore_memory_pool_", "aspnetcore_authentication_", "aspnetcore_authorization_", "aspnetcore_rate_limiting_" }
             .Any(prefix => s.Name.StartsWith(prefix, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task The_web_app_has_the_service_endpoints_and_its_readiness_names_redis()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var client = fixture.CreateAnonymousClient(AgentBusAppFixture.Web);
+        using (var live = await client.GetAsync("/health", ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            using var body = JsonDocument.Parse(await live.Content.ReadAsStringAsync(ct));
+            Assert.Equal("healthy", body.RootElement.GetProperty("status").GetString());
+        }
+        using (var ready = await client.GetAsync("/health/ready", ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            using var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(ct));
+            Assert.Equal("ready", body.RootElement.GetProperty("status").GetString());
+            Assert.Equal("healthy", body.RootElement.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
+        }
+        (await client.GetAsync("/signin", ct)).Dispose();
+        var metrics = await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await client.GetStringAsync("/metrics", ct)),
+            m => m.Samples.Any(s => s.Name.StartsWith("http_server_request_duration_seconds", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(15), "web exporting its request durations");
+        Assert.Contains(metrics.Samples, s => s.Name.StartsWith("dotnet_", StringComparison.Ordinal) || s.Name.StartsWith("process_runtime", StringComparison.Ordinal));
     }
 }

@@ -1,0 +1,35 @@
+using System.Text.RegularExpressions;
+
+namespace AgentBus.Web.Api;
+
+/// <summary>
+/// Downloads for the signed-in person, streamed from the api with their credential: one artifact
+/// (a version of it) as a file, or all of a job's deliverables as the api's zip.
+/// </summary>
+public static partial class DownloadEndpoints
+{
+    public static IEndpointRouteBuilder MapDownloadEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/download/jobs/{jobId:guid}").RequireAuthorization();
+        group.MapGet("/artifacts.zip", (Guid jobId, AgentBusApi api, HttpContext context) =>
+            api.CopyDownloadAsync($"/api/jobs/{jobId}/artifacts.zip", context, context.RequestAborted));
+        group.MapGet("/artifacts/{type}", async (Guid jobId, string type, int? version, AgentBusApi api, HttpContext context) =>
+        {
+            if (!ArtifactType().IsMatch(type))
+            {
+                return Results.NotFound();
+            }
+            var artifact = await api.GetArtifactAsync(jobId, type, version, context.RequestAborted);
+            if (artifact.Value is not { } found)
+            {
+                return Results.Problem(statusCode: (int)artifact.Problem!.Status, detail: artifact.Problem.Message);
+            }
+            var extension = found.ContentType.Contains("json", StringComparison.OrdinalIgnoreCase) ? "json" : "md";
+            return Results.File(System.Text.Encoding.UTF8.GetBytes(found.Content), found.ContentType, $"{found.Type}-v{found.Version}.{extension}");
+        });
+        return app;
+    }
+
+    [GeneratedRegex("^[a-z_]{1,40}$")]
+    private static partial Regex ArtifactType();
+}

@@ -1,0 +1,116 @@
+using AgentBus.Web.Api;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace AgentBus.Web.Security;
+
+/// <summary>
+/// Sign-in and sign-out. An API key is checked against the api (GET /api/me says whose it is and
+/// its role) and kept in the encrypted sign-in cookie; OpenID Connect, when configured, signs in
+/// with the authority the api trusts and keeps the access token the same way.
+/// </summary>
+public static class SignInEndpoints
+{
+    public const string CookieName = "agentbus.web";
+    public const string SignInPath = "/signin";
+
+    public static IServiceCollection AddWebSignIn(this IServiceCollection services, IConfiguration configuration)
+    {
+        var authentication = services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(o =>
+            {
+                o.Cookie.Name = CookieName;
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.LoginPath = SignInPath;
+                o.AccessDeniedPath = "/forbidden";
+                o.ExpireTimeSpan = TimeSpan.FromHours(8);
+                o.SlidingExpiration = true;
+            });
+        var oidc = configuration.GetSection(OidcOptions.Section).Get<OidcOptions>();
+        if (oidc is { Authority.Length: > 0, ClientId.Length: > 0 })
+        {
+            authentication.AddOpenIdConnect(o =>
+            {
+                o.Authority = oidc.Authority;
+                o.ClientId = oidc.ClientId;
+                o.ClientSecret = oidc.ClientSecret;
+                o.ResponseType = "code";
+                o.UsePkce = true;
+                o.SaveTokens = false;
+                o.MapInboundClaims = false;
+                o.CallbackPath = "/signin-oidc";
+                o.Scope.Clear();
+                foreach (var scope in oidc.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    o.Scope.Add(scope);
+                }
+                o.Events.OnTokenValidated = ReplacePrincipalWithApiIdentityAsync;
+            });
+        }
+        services.AddAuthorizationBuilder().AddWebRolePolicies();
+        services.AddCascadingAuthenticationState();
+        return services;
+    }
+
+    public static bool OidcConfigured(IConfiguration configuration) =>
+        configuration.GetSection(OidcOptions.Section).Get<OidcOptions>() is { Authority.Length: > 0, ClientId.Length: > 0 };
+
+    public static IEndpointRouteBuilder MapSignInEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Only the sign-out form (with its antiforgery token) signs out: a forged post is refused.
+        app.MapPost("/signout", async Task<IResult> (HttpContext context, IAntiforgery antiforgery) =>
+        {
+            if (!await antiforgery.IsRequestValidAsync(context))
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The form's antiforgery token is missing or invalid.");
+            }
+            await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            return TypedResults.LocalRedirect(SignInPath);
+        }).DisableAntiforgery();
+        app.MapGet("/signin/oidc", (HttpContext context, string? returnUrl) =>
+            TypedResults.Challenge(new AuthenticationProperties { RedirectUri = LocalOrRoot(returnUrl) }, [OpenIdConnectDefaults.AuthenticationScheme]))
+            .AllowAnonymous();
+        return app;
+    }
+
+    /// <summary>A return address inside this app, or the jobs page: never a redirect elsewhere.</summary>
+    public static string LocalOrRoot(string? returnUrl) =>
+        returnUrl is { Length: > 0 } && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+            ? returnUrl
+            : "/";
+
+    /// <summary>After an OpenID Connect sign-in: the api says who the token's holder is and its role; the cookie keeps the token.</summary>
+    private static async Task ReplacePrincipalWithApiIdentityAsync(TokenValidatedContext context)
+    {
+        var token = context.TokenEndpointResponse?.AccessToken;
+        if (string.IsNullOrEmpty(token))
+        {
+            context.Fail("The authority returned no access token.");
+            return;
+        }
+        var candidate = ApiCredentials.Principal("pending", WebRoles.Viewer, ApiCredentials.AccessTokenClaim, token, "oidc");
+        var api = context.HttpContext.RequestServices.GetRequiredService<AgentBusApi>();
+        var me = await api.WhoIsAsync(candidate, context.HttpContext.RequestAborted);
+        if (me.Value is null)
+        {
+            context.Fail($"The Agent Bus API refused the token: {me.Problem}");
+            return;
+        }
+        context.Principal = ApiCredentials.Principal(me.Value.Caller, me.Value.Role, ApiCredentials.AccessTokenClaim, token, CookieAuthenticationDefaults.AuthenticationScheme);
+    }
+}
+
+/// <summary>OpenID Connect sign-in (AgentBus:Web:Oidc); off unless Authority and ClientId are set.</summary>
+public sealed class OidcOptions
+{
+    public const string Section = "AgentBus:Web:Oidc";
+
+    public string? Authority { get; set; }
+    public string? ClientId { get; set; }
+    public string? ClientSecret { get; set; }
+    public string Scopes { get; set; } = "openid profile";
+}

@@ -1,0 +1,272 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace AgentBus.IntegrationTests.Web;
+
+/// <summary>
+/// The web app in a real browser (Debian's headless Chromium) against the real AppHost: a person
+/// signs in with a key, submits, reviews, asks for changes, approves and downloads without curl;
+/// pages update live; roles shape the pages while the api decides; untrusted text stays inert;
+/// every page passes axe-core with no serious or critical violation.
+/// </summary>
+[Collection(AppHostCollection.Name)]
+public sealed class WebAppTests(AppHostFixture fixture) : IDisposable
+{
+    private static readonly TimeSpan Live = TimeSpan.FromSeconds(60);
+    private const string Hostile = "<img src=x onerror=\"window.__xss='img'\"><script>window.__xss='script'</script>";
+
+    private readonly List<string> _axe = [];
+    private readonly List<Browser> _browsers = [];
+
+    private Browser Open()
+    {
+        var browser = new Browser(fixture.App.GetEndpoint(AgentBusAppFixture.Web, "http"));
+        _browsers.Add(browser);
+        return browser;
+    }
+
+    /// <summary>Checks the page with axe and keeps its screenshot.</summary>
+    private void Check(Browser browser, string page)
+    {
+        _axe.AddRange(browser.AxeViolations().Select(v => $"{page}: {v}"));
+        browser.Screenshot(page);
+        Assert.Null(browser.Script("return window.__xss || null;")); // nothing untrusted ever ran
+    }
+
+    private async Task<string> KeyAsync(string role)
+    {
+        using var api = fixture.Api();
+        using var response = await api.Http.PostAsJsonAsync("/api/keys", new { name = $"web test {role}", role });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+    }
+
+    [Fact]
+    public async Task A_person_submits_reviews_asks_for_changes_approves_and_downloads_the_deliverables_in_the_browser()
+    {
+        var browser = Open();
+        browser.Go("/");
+        Assert.StartsWith("/signin", browser.Path); // nothing without signing in
+        Check(browser, "signin");
+        browser.SignIn(await KeyAsync("operator"));
+        Assert.Contains("operator", browser.Text("header"));
+        Assert.False(browser.Exists("a[href='/admin']"), "an operator sees no Admin link");
+
+        // New project: the api's per-field errors beside the fields, then straight to the job page.
+        browser.Go("/projects/new");
+        browser.Find("#requirements").SendKeys("Too short");
+        browser.Find("main form button[type=submit]").Click();
+        browser.Until(() => browser.Text("#name-error").Length > 0, TimeSpan.FromSeconds(15), "the name's error beside the field");
+        Check(browser, "new-project");
+        browser.Find("#name").SendKeys("Clinic booking " + Hostile);
+        browser.Find("#requirements").Clear();
+        browser.Find("#requirements").SendKeys(SampleRequirements.Clinic + " " + Hostile);
+        browser.Find("#budget").SendKeys("5");
+        browser.Find("main form button[type=submit]").Click();
+        browser.Until(() => browser.Path.StartsWith("/jobs/", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "arriving at the job page");
+        var jobId = Guid.Parse(browser.Path["/jobs/".Length..]);
+        Assert.Contains("<img src=x", browser.Text("h1")); // the name shows as text, inert
+
+        // The approval gate reached live: no reload between the first render and the gate.
+        browser.Until(() => browser.Text(".live").Contains("live"), TimeSpan.FromSeconds(15), "the job page following the event stream");
+        browser.MarkDocument();
+        browser.Until(() => browser.Text(".page-head .badge") == "waiting for approval", Live, "the job reaching the approval gate on the page");
+        Assert.True(browser.SameDocument, "the page updated without a reload");
+        Check(browser, "job-waiting-for-approval");
+
+        // Request changes: notes are required; version 2 comes back with a diff.
+        browser.Go($"/jobs/{jobId}/prd");
+        Assert.Contains("Clinic booking", browser.Text("[data-testid=prd]"));
+        Check(browser, "prd-review");
+        browser.Find("a[href$='action=request-changes']").Click();
+        browser.Until(() => browser.Exists("#notes"), TimeSpan.FromSeconds(10), "the request-changes form");
+        browser.Find(".decision button[type=submit]").Click();
+        Assert.Equal(true, browser.Script("return document.querySelector('#notes').matches(':invalid');")); // notes are required: nothing sent
+        browser.Find("#notes").SendKeys("Add SMS reminders 24 hours before each appointment. " + Hostile);
+        browser.Find(".decision button[type=submit]").Click();
+        browser.Until(() => browser.Path == $"/jobs/{jobId}", TimeSpan.FromSeconds(15), "back on the job page after asking for changes");
+        browser.Until(() => browser.Text(".live").Contains("live"), TimeSpan.FromSeconds(15), "the job page following the event stream");
+        browser.Until(() => browser.Exists("[data-event=changes_requested]") && browser.Text(".page-head .badge") == "waiting for approval"
+            && browser.FindAll("[data-event=approval_requested]").Count == 2, Live, "version 2 waiting for approval");
+        Assert.Matches("by key:[0-9a-f-]{36}", browser.Script("return document.querySelector('[data-event=changes_requested]').textContent;") as string);
+
+        browser.Go($"/jobs/{jobId}/prd?version=2&compare=1");
+        Assert.NotEmpty(browser.FindAll(".diff-added"));
+        Assert.Contains("PRD version 2", browser.Find("[data-testid=prd]").GetAttribute("aria-label"));
+        Check(browser, "prd-diff");
+
+        // Approve (with its confirmation) and watch the job complete live, timing each stage change.
+        browser.Find("a[href$='action=approve']").Click();
+        browser.Until(() => browser.Exists(".decision button.primary"), TimeSpan.FromSeconds(10), "the approval confirmation");
+        browser.Find(".decision button.primary").Click();
+        browser.Until(() => browser.Path == $"/jobs/{jobId}", TimeSpan.FromSeconds(15), "back on the job page after approving");
+        browser.Until(() => browser.Text(".live").Contains("live"), TimeSpan.FromSeconds(15), "the job page following the event stream");
+        browser.MarkDocument();
+        browser.Script("""
+            window.__seen = {};
+            window.__since = Date.now();
+            const record = () => document.querySelectorAll('[data-stage].stage-completed')
+                .forEach(e => window.__seen[e.dataset.stage] ??= Date.now());
+            record();
+            new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true });
+            """);
+        browser.Until(() => browser.Text(".page-head .badge") == "completed", TimeSpan.FromSeconds(120), "the job completing on the page");
+        Assert.True(browser.SameDocument, "the page followed the job to the end without a reload");
+        Assert.Equal(11, browser.FindAll("[data-stage].stage-completed").Count);
+        Assert.Matches("by key:[0-9a-f-]{36}", browser.Script("return document.querySelector('[data-event=job_approved]').textContent;") as string);
+        Check(browser, "job-completed");
+        await ReportStageLatencyAsync(browser, jobId);
+
+        // Deliverables: every artifact rendered, the plan as milestones and tasks, all as one zip.
+        browser.Go($"/jobs/{jobId}/deliverables");
+        Assert.Equal(11, browser.FindAll("[data-artifact]").Count);
+        Assert.Contains("FR-1", browser.Text("[data-artifact=plan]"));
+        Assert.True(browser.FindAll("[data-artifact=plan] table").Count >= 1, "the plan as milestone tables");
+        Check(browser, "deliverables");
+        using var http = browser.HttpClientWithCookies();
+        using (var zip = await http.GetAsync($"/download/jobs/{jobId}/artifacts.zip"))
+        {
+            Assert.Equal(HttpStatusCode.OK, zip.StatusCode);
+            using var archive = new ZipArchive(await zip.Content.ReadAsStreamAsync());
+            Assert.Equal(11, archive.Entries.Count);
+            Assert.Equal("01-prd.md", archive.Entries[0].FullName);
+        }
+        using (var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = browser.BaseAddress })
+        using (var refused = await anonymous.GetAsync($"/download/jobs/{jobId}/artifacts.zip"))
+        {
+            Assert.Equal(HttpStatusCode.Found, refused.StatusCode); // to the sign-in page: no cookie, no download
+            Assert.Contains("/signin", refused.Headers.Location?.OriginalString);
+        }
+
+        browser.Go($"/jobs/{jobId}/usage");
+        Assert.True(browser.Exists("svg.chart"), "the usage chart");
+        Assert.NotEqual("$0.0000", browser.Text("[data-testid=usage-cost]"));
+        Check(browser, "usage");
+
+        Assert.True(_axe.Count == 0, "axe: " + string.Join("\n", _axe));
+    }
+
+    [Fact]
+    public async Task Roles_shape_the_pages_the_api_decides_forged_posts_are_refused_and_the_jobs_list_updates_live()
+    {
+        using var api = fixture.Api();
+        var waiting = await api.CreateProjectAsync("Web roles " + Guid.NewGuid().ToString("N")[..6]);
+        await api.WaitForStatusAsync(waiting.JobId, "waiting_for_approval");
+
+        // A viewer: no New project, no Admin, no decision on the PRD; the pages refuse what it may not do.
+        var viewer = Open();
+        viewer.SignIn(await KeyAsync("viewer"));
+        Assert.Contains("viewer", viewer.Text("header"));
+        Assert.False(viewer.Exists("a[href='/projects/new']"), "a viewer sees no New project link");
+        viewer.Go($"/jobs/{waiting.JobId}/prd");
+        Assert.True(viewer.Exists("[data-testid=prd]"));
+        Assert.False(viewer.Exists("a[href$='action=approve']"), "a viewer sees no Approve");
+        viewer.Go($"/jobs/{waiting.JobId}/prd?action=approve");
+        Assert.False(viewer.Exists(".decision"), "nor the confirmation form by typing its address");
+        viewer.Go("/admin");
+        Assert.DoesNotContain("API keys", viewer.Text("main"));
+
+        // Forged posts: without the form's antiforgery token, refused (400) and nothing changes.
+        using (var http = viewer.HttpClientWithCookies())
+        using (var forged = await http.PostAsync($"/jobs/{waiting.JobId}/prd",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "approve", ["Notes"] = "forged" })))
+        {
+            Assert.True(forged.StatusCode == HttpStatusCode.BadRequest, $"{forged.StatusCode} {forged.Headers.Location}");
+        }
+        using (var http = viewer.HttpClientWithCookies())
+        using (var forged = await http.PostAsync("/signout", new FormUrlEncodedContent(new Dictionary<string, string>())))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        }
+        Assert.Equal("waiting_for_approval", (string?)(await api.GetJobAsync(waiting.JobId))["status"]);
+
+        // An admin: the jobs list gains a job submitted elsewhere, without a reload.
+        var admin = Open();
+        admin.SignIn(fixture.AdminApiKey);
+        admin.Go("/");
+        admin.Until(() => admin.Text(".live").Contains("Live"), TimeSpan.FromSeconds(15), "the jobs page following every job's events");
+        admin.MarkDocument();
+        var name = "Listed live " + Guid.NewGuid().ToString("N")[..6];
+        var listed = await api.CreateProjectAsync(name);
+        admin.Until(() => admin.Exists($"tr[data-job-id='{listed.JobId}']"), TimeSpan.FromSeconds(15), "the new job appearing in the list");
+        Assert.True(admin.SameDocument, "the list updated without a reload");
+        Check(admin, "jobs");
+        admin.Go("/?status=waiting_for_approval&q=" + Uri.EscapeDataString("Web roles"));
+        // Read in one script: the interactive render may replace the prerendered rows at any moment.
+        var statuses = ((IEnumerable<object>)admin.Script("return Array.from(document.querySelectorAll('tbody tr td:nth-child(2)')).map(e => e.textContent.trim());")!).Cast<string>().ToList();
+        Assert.NotEmpty(statuses);
+        Assert.All(statuses, status => Assert.Equal("waiting for approval", status));
+
+        // Admin: a key is shown once and works; revoked, it stops working.
+        admin.Go("/admin");
+        admin.Find("#key-name").SendKeys("Made in the browser");
+        admin.Find("main form button.primary").Click();
+        admin.Until(() => admin.Exists("[data-testid=new-key]"), TimeSpan.FromSeconds(10), "the new key shown once");
+        var key = admin.Text("[data-testid=new-key]");
+        using (var client = fixture.CreateClient("api", key))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/me")).StatusCode);
+        }
+        Check(admin, "admin");
+        admin.Go("/admin");
+        Assert.DoesNotContain(key, admin.Driver.PageSource); // never again
+        admin.Find("button[aria-label='Revoke key Made in the browser']").Click();
+        admin.Until(() => !admin.Exists("button[aria-label='Revoke key Made in the browser']"), TimeSpan.FromSeconds(10), "the key revoked");
+        using (var client = fixture.CreateClient("api", key))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/me")).StatusCode);
+        }
+
+        admin.Go("/operator/dead-letters");
+        Assert.Contains("Dead letters", admin.Text("h1"));
+        Check(admin, "dead-letters");
+
+        // Sign out: the cookie is gone and the pages ask to sign in again.
+        admin.Find("header form button").Click();
+        admin.Until(() => admin.Path.StartsWith("/signin", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "signed out");
+        admin.Go("/");
+        Assert.StartsWith("/signin", admin.Path);
+
+        Assert.True(_axe.Count == 0, "axe: " + string.Join("\n", _axe));
+    }
+
+    /// <summary>How long after each stage_completed event the job page showed it (the goal: under 1 s).</summary>
+    private async Task ReportStageLatencyAsync(Browser browser, Guid jobId)
+    {
+        var seen = ((IDictionary<string, object>)browser.Script("return window.__seen;")!).ToDictionary(p => p.Key, p => Convert.ToInt64(p.Value, System.Globalization.CultureInfo.InvariantCulture));
+        var since = Convert.ToInt64(browser.Script("return window.__since;"), System.Globalization.CultureInfo.InvariantCulture);
+        await using var connection = new Npgsql.NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT stage, (extract(epoch FROM created_at) * 1000)::bigint FROM job_events WHERE job_id = $1 AND type = 'stage_completed'", connection);
+        command.Parameters.AddWithValue(jobId);
+        var delays = new List<long>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                // Stages that completed while the page watched (the PRD's came before the approval).
+                if (seen.TryGetValue(reader.GetString(0), out var shown) && reader.GetInt64(1) >= since)
+                {
+                    delays.Add(shown - reader.GetInt64(1));
+                }
+            }
+        }
+        delays.Sort();
+        var report = $"job page: stage_completed event -> shown on the page, {delays.Count} stages: " +
+            $"median {delays[delays.Count / 2]} ms, max {delays[^1]} ms ({string.Join(", ", delays)})";
+        TestContext.Current.SendDiagnosticMessage(report);
+        TestContext.Current.TestOutputHelper?.WriteLine(report);
+        Assert.True(delays.Count >= 5, report); // the first stages may complete before the observer starts
+    }
+
+    public void Dispose()
+    {
+        foreach (var browser in _browsers)
+        {
+            browser.Dispose();
+        }
+    }
+}

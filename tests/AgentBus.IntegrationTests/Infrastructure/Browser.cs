@@ -69,6 +69,28 @@ public sealed class Browser : IDisposable
         }
     }
 
+    /// <summary>The element that has the keyboard focus.</summary>
+    public IWebElement Focused => _driver.SwitchTo().ActiveElement();
+
+    /// <summary>Presses keys on whatever has the focus, as a keyboard would.</summary>
+    public void Press(string keys) => new OpenQA.Selenium.Interactions.Actions(_driver).SendKeys(keys).Perform();
+
+    /// <summary>Moves the focus with Tab until it is on the element <paramref name="css"/> matches; fails when Tab never gets there.</summary>
+    public void TabTo(string css, int maxPresses = 40)
+    {
+        Until(() => Exists(css), TimeSpan.FromSeconds(10), $"{css} on the page");
+        var target = Find(css);
+        for (var i = 0; i < maxPresses; i++)
+        {
+            Press(Keys.Tab);
+            if (Focused.Equals(target))
+            {
+                return;
+            }
+        }
+        throw new Xunit.Sdk.XunitException($"{maxPresses} presses of Tab never reached {css} at {_driver.Url}");
+    }
+
     /// <summary>Marks the loaded document: <see cref="SameDocument"/> stays true until a reload or navigation.</summary>
     public void MarkDocument() => Script("window.__agentbusMark = 'unchanged';");
 

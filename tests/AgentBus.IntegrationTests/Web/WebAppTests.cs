@@ -232,6 +232,106 @@ public sealed class WebAppTests(AppHostFixture fixture) : IDisposable
         Assert.True(_axe.Count == 0, "axe: " + string.Join("\n", _axe));
     }
 
+    [Fact]
+    public async Task Buttons_fit_the_state_resume_after_a_budget_raise_cancel_with_a_confirmation_and_a_late_approval_is_a_plain_sentence()
+    {
+        using var api = fixture.Api();
+        var admin = Open();
+        admin.SignIn(fixture.AdminApiKey);
+
+        // A job its budget stopped: the page says why and offers resume; the Admin page raises the budget.
+        using (var created = await api.Http.PostAsJsonAsync("/api/projects", new { name = "Web budget stop", requirements = SampleRequirements.Clinic, budget_usd = 2.0m }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+        var budgeted = await api.Http.GetFromJsonAsync<JsonObject>("/api/jobs?q=Web%20budget%20stop");
+        var stoppedJob = Guid.Parse((string)budgeted!["items"]![0]!["job_id"]!);
+        var projectId = Guid.Parse((string)budgeted["items"]![0]!["project_id"]!);
+        await api.WaitForStatusAsync(stoppedJob, "waiting_for_approval");
+        (await api.ActAsync(stoppedJob, "approve")).Dispose();
+        await api.WaitForStatusAsync(stoppedJob, "failed");
+        admin.Go($"/jobs/{stoppedJob}");
+        Assert.Contains("budget exceeded", admin.Text("[data-testid=status-line]"));
+        Assert.Contains("of a $2.00 budget", admin.Text("[data-testid=cost]"));
+        Assert.False(admin.Exists("button.danger"), "a failed job has no Cancel");
+
+        admin.Go("/admin");
+        var budget = admin.Find($"#budget-{projectId}");
+        budget.Clear();
+        budget.SendKeys("500");
+        admin.Find($"form:has(#budget-{projectId}) button").Click();
+        admin.Until(() => decimal.TryParse(admin.Find($"#budget-{projectId}").GetAttribute("value"), System.Globalization.CultureInfo.InvariantCulture, out var saved) && saved == 500m,
+            TimeSpan.FromSeconds(10), "the budget saved");
+        Assert.Equal(500m, (decimal)(await api.Http.GetFromJsonAsync<JsonObject>($"/api/projects/{projectId}"))!["budget_usd"]!);
+
+        admin.Go($"/jobs/{stoppedJob}");
+        admin.Until(() => admin.Text(".live").Contains("live"), TimeSpan.FromSeconds(15), "the job page connected");
+        admin.Find("button.primary").Click(); // Resume after the budget stop
+        admin.Until(() => admin.Text(".page-head .badge") == "completed", TimeSpan.FromSeconds(90), "the resumed job completing on the page");
+        Assert.Contains("by key:bootstrap", admin.Script("return document.querySelector('[data-event=job_resumed]').textContent;") as string);
+        Assert.Contains("by key:bootstrap", admin.Script("return document.querySelector('[data-event=budget_changed]').textContent;") as string);
+
+        // Cancel asks first, then the page shows the job canceled, by whom.
+        var toCancel = await api.CreateProjectAsync("Web cancel");
+        await api.WaitForStatusAsync(toCancel.JobId, "waiting_for_approval");
+        admin.Go($"/jobs/{toCancel.JobId}");
+        admin.Until(() => admin.Text(".live").Contains("live"), TimeSpan.FromSeconds(15), "the job page connected");
+        admin.FindAll(".actions button").First(b => b.Text == "Cancel job").Click();
+        admin.Until(() => admin.Text(".actions").Contains("Cancel this job?"), TimeSpan.FromSeconds(10), "the confirmation");
+        Assert.Equal("waiting_for_approval", (string?)(await api.GetJobAsync(toCancel.JobId))["status"]); // nothing yet
+        admin.FindAll(".actions button").First(b => b.Text == "Yes, cancel the job").Click();
+        admin.Until(() => admin.Text(".page-head .badge") == "canceled", TimeSpan.FromSeconds(15), "the job canceled on the page");
+        Assert.Contains("by key:bootstrap", admin.Script("return document.querySelector('[data-event=job_canceled]').textContent;") as string);
+
+        // Someone else approved first: the confirmation answers with a plain sentence, not an error page.
+        var raced = await api.CreateProjectAsync("Web late approval");
+        await api.WaitForStatusAsync(raced.JobId, "waiting_for_approval");
+        admin.Go($"/jobs/{raced.JobId}/prd?action=approve");
+        (await api.ActAsync(raced.JobId, "approve")).Dispose();
+        admin.Find(".decision button.primary").Click();
+        admin.Until(() => admin.Text("[role=alert]").Contains("no longer waits for approval"), TimeSpan.FromSeconds(10), "the 409 as a sentence");
+    }
+
+    [Fact]
+    public async Task With_the_keyboard_alone_a_person_signs_in_and_submits_a_project()
+    {
+        var browser = Open();
+        browser.Go("/signin");
+        browser.TabTo("#api-key");
+        browser.Press(await KeyAsync("operator"));
+        browser.Press(OpenQA.Selenium.Keys.Enter);
+        browser.Until(() => browser.Path == "/", TimeSpan.FromSeconds(15), "signed in with Enter");
+
+        browser.TabTo("main a[href='/projects/new']");
+        browser.Press(OpenQA.Selenium.Keys.Enter);
+        browser.Until(() => browser.Path == "/projects/new", TimeSpan.FromSeconds(15), "the new project form opened with Enter");
+        browser.TabTo("#name");
+        browser.Press("Keyboard only");
+        browser.Press(OpenQA.Selenium.Keys.Tab); // to the requirements
+        Assert.Equal("requirements", browser.Focused.GetAttribute("id"));
+        browser.Press(SampleRequirements.Clinic);
+        browser.TabTo("main form button[type=submit]");
+        browser.Press(OpenQA.Selenium.Keys.Enter);
+        browser.Until(() => browser.Path.StartsWith("/jobs/", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the job page after submitting with Enter");
+        Assert.Equal("Keyboard only", browser.Text("h1"));
+
+        // A page opens with the focus on its heading (past the navigation); the skip link, first in
+        // the page, moves the focus to the content, on this page.
+        var jobPage = browser.Path;
+        browser.Go(jobPage);
+        browser.Until(() => browser.Focused.TagName == "h1", TimeSpan.FromSeconds(5), "the focus on the page's heading");
+        for (var i = 0; i < 20 && browser.Focused.Text != "Skip to content"; i++)
+        {
+            browser.Press(OpenQA.Selenium.Keys.Shift + OpenQA.Selenium.Keys.Tab);
+        }
+        Assert.Equal("Skip to content", browser.Focused.Text);
+        browser.Press(OpenQA.Selenium.Keys.Enter);
+        Assert.Equal("main", browser.Focused.GetAttribute("id"));
+        browser.Press(OpenQA.Selenium.Keys.Tab);
+        Assert.Equal(true, browser.Script("return document.querySelector('main').contains(document.activeElement);")); // the next stop is in the content
+        Assert.Equal(jobPage, browser.Path.Split('#')[0]);
+    }
+
     /// <summary>How long after each stage_completed event the job page showed it (the goal: under 1 s).</summary>
     private async Task ReportStageLatencyAsync(Browser browser, Guid jobId)
     {

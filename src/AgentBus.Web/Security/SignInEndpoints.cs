@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Net;
 using AgentBus.Web.Api;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -16,6 +18,11 @@ public static class SignInEndpoints
     public const string CookieName = "agentbus.web";
     public const string SignInPath = "/signin";
 
+    /// <summary>The sign-in page's ?error= after an OpenID Connect sign-in the api gave no role (else "oidc").</summary>
+    public const string NoRoleFailure = "no-role";
+    private const string FailureItem = "agentbus:failure";
+    private static readonly TimeSpan CookieLifetime = TimeSpan.FromHours(8);
+
     public static IServiceCollection AddWebSignIn(this IServiceCollection services, IConfiguration configuration)
     {
         var authentication = services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
@@ -27,7 +34,7 @@ public static class SignInEndpoints
                 o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 o.LoginPath = SignInPath;
                 o.AccessDeniedPath = "/forbidden";
-                o.ExpireTimeSpan = TimeSpan.FromHours(8);
+                o.ExpireTimeSpan = CookieLifetime;
                 o.SlidingExpiration = true;
             });
         var oidc = configuration.GetSection(OidcOptions.Section).Get<OidcOptions>();
@@ -43,12 +50,16 @@ public static class SignInEndpoints
                 o.SaveTokens = false;
                 o.MapInboundClaims = false;
                 o.CallbackPath = "/signin-oidc";
+                // As the api decides for its bearer tokens: keys and metadata over https, except
+                // from an http authority (a provider on loopback in development and tests).
+                o.RequireHttpsMetadata = oidc.Authority.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
                 o.Scope.Clear();
                 foreach (var scope in oidc.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 {
                     o.Scope.Add(scope);
                 }
                 o.Events.OnTokenValidated = ReplacePrincipalWithApiIdentityAsync;
+                o.Events.OnRemoteFailure = BackToSignInAsync;
             });
         }
         services.AddAuthorizationBuilder().AddWebRolePolicies();
@@ -71,9 +82,12 @@ public static class SignInEndpoints
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return TypedResults.LocalRedirect(SignInPath);
         }).DisableAntiforgery();
-        app.MapGet("/signin/oidc", (HttpContext context, string? returnUrl) =>
-            TypedResults.Challenge(new AuthenticationProperties { RedirectUri = LocalOrRoot(returnUrl) }, [OpenIdConnectDefaults.AuthenticationScheme]))
-            .AllowAnonymous();
+        if (OidcConfigured(app.ServiceProvider.GetRequiredService<IConfiguration>()))
+        {
+            app.MapGet("/signin/oidc", (string? returnUrl) =>
+                TypedResults.Challenge(new AuthenticationProperties { RedirectUri = LocalOrRoot(returnUrl) }, [OpenIdConnectDefaults.AuthenticationScheme]))
+                .AllowAnonymous();
+        }
         return app;
     }
 
@@ -97,10 +111,37 @@ public static class SignInEndpoints
         var me = await api.WhoIsAsync(candidate, context.HttpContext.RequestAborted);
         if (me.Value is null)
         {
+            if (me.Problem?.Status == HttpStatusCode.Forbidden)
+            {
+                // The organization knows the person, Agent Bus gives them no role: the sign-in page
+                // says so. Kept on the request (a failure carries no properties to OnRemoteFailure).
+                context.HttpContext.Items[FailureItem] = NoRoleFailure;
+            }
             context.Fail($"The Agent Bus API refused the token: {me.Problem}");
             return;
         }
         context.Principal = ApiCredentials.Principal(me.Value.Caller, me.Value.Role, ApiCredentials.AccessTokenClaim, token, CookieAuthenticationDefaults.AuthenticationScheme);
+        // The sign-in ends with the token (at most the cookie's 8 hours, never slid past it): after
+        // it the api would refuse every call, so the pages ask to sign in again instead.
+        if (int.TryParse(context.TokenEndpointResponse!.ExpiresIn, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && context.Properties is { } properties)
+        {
+            properties.ExpiresUtc = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(Math.Min(seconds, CookieLifetime.TotalSeconds));
+            properties.AllowRefresh = false;
+        }
+    }
+
+    /// <summary>
+    /// A sign-in that failed at the provider, on the way back (correlation, nonce, code) or at the
+    /// api: back to the sign-in page with a fixed reason, the details in the log (not in the address).
+    /// </summary>
+    private static Task BackToSignInAsync(RemoteFailureContext context)
+    {
+        context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SignInEndpoints))
+            .LogWarning(context.Failure, "OpenID Connect sign-in failed");
+        var reason = context.HttpContext.Items[FailureItem] as string ?? "oidc";
+        context.Response.Redirect($"{SignInPath}?error={reason}");
+        context.HandleResponse();
+        return Task.CompletedTask;
     }
 }
 

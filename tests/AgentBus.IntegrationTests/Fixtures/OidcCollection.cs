@@ -1,0 +1,7 @@
+namespace AgentBus.IntegrationTests.Fixtures;
+
+[CollectionDefinition(Name)]
+public sealed class OidcCollection : ICollectionFixture<OidcAppFixture>
+{
+    public const string Name = "Oidc";
+}

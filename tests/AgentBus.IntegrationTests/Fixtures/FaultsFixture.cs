@@ -44,58 +44,6 @@ public sealed class FaultsFixture : AgentBusAppFixture
         File.AppendAllText(FiguresFile, $"{DateTime.UtcNow:O} {message}{Environment.NewLine}");
     }
 
-    /// <summary>
-    /// The pid of a worker of this fixture: the process whose service name is <paramref name="resource"/>
-    /// and whose Redis connection string names this fixture's Redis (its port is unique to this run;
-    /// other test runs on the machine have workers of the same name).
-    /// </summary>
-    public async Task<int> PidOf(string resource)
-    {
-        var endpoint = (await ConnectionStringAsync("redis")).Split(',')[0];
-        var port = endpoint[(endpoint.LastIndexOf(':') + 1)..];
-        var matches = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-            string[] environment;
-            try
-            {
-                environment = (await File.ReadAllTextAsync(Path.Combine(dir, "environ"))).Split('\0');
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue;   // gone meanwhile, or not ours to read
-            }
-            if (environment.Contains($"OTEL_SERVICE_NAME={resource}")
-                && environment.Any(v => v.StartsWith("ConnectionStrings__redis=", StringComparison.Ordinal) && v.Split(',')[0].EndsWith($":{port}", StringComparison.Ordinal)))
-            {
-                matches.Add(pid);
-            }
-        }
-        // A launcher (dotnet run) shares the environment of the worker it starts: take the leaf.
-        var parents = matches.Select(ParentOf).ToHashSet();
-        return matches.SingleOrDefault(m => !parents.Contains(m)) is var leaf and > 0
-            ? leaf
-            : throw new InvalidOperationException($"no single running process of {resource} ({string.Join(", ", matches)})");
-    }
-
-    private static int ParentOf(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
     /// <summary>The pid in a consumer name (host:pid:random) and the worker resource that runs it.</summary>
     public async Task<(int Pid, string Resource)> WorkerOf(string consumer)
     {

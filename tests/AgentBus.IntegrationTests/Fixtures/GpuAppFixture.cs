@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -66,13 +65,6 @@ public sealed class GpuAppFixture : ModelServerAppFixture
         var service = File.ReadAllText($"/proc/{pid}/environ").Split('\0')
             .FirstOrDefault(v => v.StartsWith("OTEL_SERVICE_NAME=", StringComparison.Ordinal))?["OTEL_SERVICE_NAME=".Length..];
         return service == "gpu-agent" ? pid : throw new InvalidOperationException($"pid {pid} is {service}, not the gpu-agent");
-    }
-
-    public static async Task KillAsync(int pid)
-    {
-        using var victim = Process.GetProcessById(pid);
-        victim.Kill(); // SIGKILL: no shutdown hook runs, nothing is released or deregistered
-        await victim.WaitForExitAsync();
     }
 
     /// <summary>Brings the killed gpu-agent back, so the other tests have it.</summary>

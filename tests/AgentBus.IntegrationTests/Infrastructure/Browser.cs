@@ -50,7 +50,19 @@ public sealed class Browser : IDisposable
 
     public bool Exists(string css) => _driver.FindElements(By.CssSelector(css)).Count > 0;
 
-    public string Text(string css) => _driver.FindElements(By.CssSelector(css)) is { Count: > 0 } found ? found[0].Text : "";
+    /// <summary>
+    /// The element's rendered text, or "" when there is none. Read in one script: an interactive
+    /// page may replace its prerendered elements at any moment (a found element would go stale).
+    /// </summary>
+    public string Text(string css) => Script("return document.querySelector(arguments[0])?.innerText ?? '';", css) as string ?? "";
+
+    /// <summary>Clicks the element, finding it again if the page replaced it meanwhile.</summary>
+    public void Click(string css) =>
+        Until(() =>
+        {
+            _driver.FindElement(By.CssSelector(css)).Click();
+            return true;
+        }, TimeSpan.FromSeconds(10), $"clicking {css}");
 
     public object? Script(string script, params object[] args) => _driver.ExecuteScript(script, args);
 
@@ -79,11 +91,10 @@ public sealed class Browser : IDisposable
     public void TabTo(string css, int maxPresses = 40)
     {
         Until(() => Exists(css), TimeSpan.FromSeconds(10), $"{css} on the page");
-        var target = Find(css);
         for (var i = 0; i < maxPresses; i++)
         {
             Press(Keys.Tab);
-            if (Focused.Equals(target))
+            if (Script("return document.activeElement?.matches(arguments[0]) ?? false;", css) is true)
             {
                 return;
             }

@@ -14,22 +14,11 @@ public sealed class OidcSignInTests(OidcAppFixture fixture) : IDisposable
 {
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(20);
 
-    private readonly List<string> _axe = [];
-    private readonly List<Browser> _browsers = [];
+    private readonly BrowserSessions _sessions = new(fixture);
 
-    private Browser Open()
-    {
-        var browser = new Browser(fixture.App.GetEndpoint(AgentBusAppFixture.Web, "http"));
-        _browsers.Add(browser);
-        return browser;
-    }
+    private Browser Open() => _sessions.Open();
 
-    /// <summary>Checks the page with axe and keeps its screenshot.</summary>
-    private void Check(Browser browser, string page)
-    {
-        _axe.AddRange(browser.AxeViolations().Select(v => $"{page}: {v}"));
-        browser.Screenshot(page);
-    }
+    private void Check(Browser browser, string page) => _sessions.Check(browser, page);
 
     /// <summary>Waits like <see cref="Browser.Until"/>; a failure adds what the web and the api logged last.</summary>
     private void Until(Browser browser, Func<bool> condition, string what)
@@ -52,18 +41,18 @@ public sealed class OidcSignInTests(OidcAppFixture fixture) : IDisposable
     private void SignInWithOrganization(Browser browser, string user, string? role, int? tokenSeconds = null)
     {
         browser.Go("/signin");
-        browser.Find("a[href^='/signin/oidc']").Click();
+        browser.Click("a[href^='/signin/oidc']");
         Until(browser, () => !OnWebApp(browser) && browser.Exists("#user"), "the provider's login form");
         browser.Find("#user").SendKeys(user);
         if (role is not null)
         {
-            browser.Find($"#role option[value='{role}']").Click();
+            browser.Click($"#role option[value='{role}']");
         }
         if (tokenSeconds is { } seconds)
         {
             browser.Find("#lifetime").SendKeys(seconds.ToString(CultureInfo.InvariantCulture));
         }
-        browser.Find("form button[type=submit]").Click();
+        browser.Click("form button[type=submit]");
         Until(browser, () => OnWebApp(browser) && !browser.Path.StartsWith("/signin-oidc", StringComparison.Ordinal) && browser.Exists("main"),
             "back on the web app from the provider");
     }
@@ -105,7 +94,7 @@ public sealed class OidcSignInTests(OidcAppFixture fixture) : IDisposable
         var name = "Org sign-in " + Guid.NewGuid().ToString("N")[..6];
         browser.Find("#name").SendKeys(name);
         browser.Find("#requirements").SendKeys(SampleRequirements.Clinic);
-        browser.Find("main form button[type=submit]").Click();
+        browser.Click("main form button[type=submit]");
         Until(browser, () => browser.Path.StartsWith("/jobs/", StringComparison.Ordinal), "arriving at the job page");
         var jobId = Guid.Parse(browser.Path["/jobs/".Length..]);
         // Read back from the api with the same token (waited for: the interactive render may replace the heading).
@@ -115,11 +104,11 @@ public sealed class OidcSignInTests(OidcAppFixture fixture) : IDisposable
         browser.Until(() => browser.Text(".page-head .badge") == "waiting for approval", TimeSpan.FromSeconds(60), "the job reaching the approval gate");
         browser.Go($"/jobs/{jobId}/prd?action=approve");
         Until(browser, () => browser.Exists(".decision button.primary"), "the approval confirmation");
-        browser.Find(".decision button.primary").Click();
+        browser.Click(".decision button.primary");
         Until(browser, () => browser.Path == $"/jobs/{jobId}" && browser.Exists("[data-event=job_approved]"), "the job approved");
         Assert.Contains("by jwt:ana", browser.Script("return document.querySelector('[data-event=job_approved]').textContent;") as string);
 
-        Assert.True(_axe.Count == 0, "axe: " + string.Join("\n", _axe));
+        _sessions.AssertAccessible();
     }
 
     [Fact]
@@ -153,14 +142,8 @@ public sealed class OidcSignInTests(OidcAppFixture fixture) : IDisposable
         viewer.Go("/");
         Assert.StartsWith("/signin", viewer.Path);
 
-        Assert.True(_axe.Count == 0, "axe: " + string.Join("\n", _axe));
+        _sessions.AssertAccessible();
     }
 
-    public void Dispose()
-    {
-        foreach (var browser in _browsers)
-        {
-            browser.Dispose();
-        }
-    }
+    public void Dispose() => _sessions.Dispose();
 }

@@ -80,6 +80,15 @@ public sealed class WebRenderingTests
     }
 
     [Theory]
+    [InlineData("prd", "PRD")]
+    [InlineData("uiux", "UI/UX")]
+    [InlineData("pm_review", "PM review")]
+    [InlineData("support_docs", "Support docs")]
+    [InlineData("something_new", "something new")]
+    [InlineData(null, "")]
+    public void Stages_read_as_people_name_them(string? stage, string shown) => Assert.Equal(shown, Display.Stage(stage));
+
+    [Theory]
     [InlineData("/jobs/1", "/jobs/1")]
     [InlineData("/", "/")]
     [InlineData(null, "/")]

@@ -26,4 +26,14 @@ public static class Display
     public static string Count(long n) => n.ToString("#,0", CultureInfo.InvariantCulture);
 
     public static string Words(string? name) => (name ?? "").Replace('_', ' ');
+
+    private static readonly Dictionary<string, string> StageNames = new()
+    {
+        ["prd"] = "PRD", ["approval"] = "Approval", ["plan"] = "Plan", ["architecture"] = "Architecture", ["uiux"] = "UI/UX",
+        ["development"] = "Development", ["qa"] = "QA", ["security"] = "Security", ["documentation"] = "Documentation",
+        ["support_docs"] = "Support docs", ["pm_review"] = "PM review", ["delivery"] = "Delivery",
+    };
+
+    /// <summary>A stage (or its artifact) as people name it: PRD, UI/UX, QA, PM review.</summary>
+    public static string Stage(string? name) => name is not null && StageNames.TryGetValue(name, out var shown) ? shown : Words(name);
 }

@@ -26,11 +26,7 @@ public static class JobEventStream
         var lastEventId = context.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? context.Request.Query["last_event_id"].FirstOrDefault();
         var last = int.TryParse(lastEventId, out var seq) && seq >= 0 ? seq : 0;
 
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers[HeaderNames.CacheControl] = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(ct);
+        var response = await StartAsync(context, ct);
 
         var live = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true });
         await using var listening = await bus.ListenAsync(job_id, live);
@@ -57,9 +53,7 @@ public static class JobEventStream
                     }
                 }
 
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wait.CancelAfter(Resync);
-                if (await live.Reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+                if (await ArrivesWithinAsync(live.Reader, Resync, ct))
                 {
                     while (live.Reader.TryRead(out var e))
                     {
@@ -101,18 +95,12 @@ public static class JobEventStream
         // Listening before the headers go out: a client that acts once it has them misses nothing.
         var live = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(1_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
         await using var listening = await bus.ListenAsync(JobEventBus.AllJobs, live);
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers[HeaderNames.CacheControl] = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(ct);
+        var response = await StartAsync(context, ct);
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wait.CancelAfter(KeepAlive);
-                if (await live.Reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+                if (await ArrivesWithinAsync(live.Reader, KeepAlive, ct))
                 {
                     while (live.Reader.TryRead(out var e))
                     {
@@ -131,6 +119,25 @@ public static class JobEventStream
             // The client went away.
         }
         return Results.Empty;
+    }
+
+    /// <summary>Answers 200 text/event-stream whose headers go out at once (no proxy buffering).</summary>
+    private static async Task<HttpResponse> StartAsync(HttpContext context, CancellationToken ct)
+    {
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers[HeaderNames.CacheControl] = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.Body.FlushAsync(ct);
+        return response;
+    }
+
+    /// <summary>Whether an event arrives within <paramref name="patience"/>; false also when the client leaves.</summary>
+    private static async Task<bool> ArrivesWithinAsync(ChannelReader<JobEvent> reader, TimeSpan patience, CancellationToken ct)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(patience);
+        return await reader.WaitToReadAsync(wait.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default);
     }
 
     private static async Task<int> WriteAsync(HttpResponse response, JobEvent e, CancellationToken ct)

@@ -1,13 +1,14 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AgentBus.Requirements;
 
 namespace AgentBus.Llm;
 
 /// <summary>
 /// The offline provider's author: writes each agent's deliverable from the real inputs of the
-/// prompt (requirements sentences become FRs, FRs become tasks, tests, screens and doc sections),
-/// deterministically, with no network.
+/// prompt (every requirement sentence becomes an FR or NFR citing it, or a "not a requirement" with
+/// the reason; FRs become tasks, tests, screens and doc sections), deterministically, with no network.
 /// </summary>
 public static partial class OfflineWriter
 {
@@ -34,50 +35,87 @@ public static partial class OfflineWriter
         };
     }
 
-    private sealed record Input(string Name, string Requirements, Dictionary<string, string> Artifacts, string? Notes, string? Previous, int SimilarPrds)
+    private sealed record Input(string Name, IReadOnlyList<RequirementSentence> Sentences, Dictionary<string, string> Artifacts, string? Notes, string? Previous, int SimilarPrds)
     {
-        public IReadOnlyList<string> Sentences { get; } = SplitSentences(Requirements);
-        public IReadOnlyList<string> Terms { get; } = KeyTerms(Requirements);
+        /// <summary>The sentences' text without ids or bullets: the same whether the prompt carried raw or numbered requirements.</summary>
+        public string Requirements { get; } = string.Join('\n', Sentences.Select(s => s.Text));
+        public IReadOnlyList<string> Terms { get; } = KeyTerms(string.Join('\n', Sentences.Select(s => s.Text)));
+        public Draft Drafted { get; } = DraftRequirements(Name, Sentences);
 
-        /// <summary>"FR-n: text" lines of the PRD, or the requirement sentences when there is no PRD yet.</summary>
+        /// <summary>The PRD's FR lines (text without the citation), or the drafted FRs when there is no PRD yet.</summary>
         public IReadOnlyList<(string Id, string Text)> Functional =>
-            Artifacts.TryGetValue("prd", out var prd) && FrLine().Matches(prd) is { Count: > 0 } lines
-                ? lines.Select(m => (m.Groups[1].Value, m.Groups[2].Value.Trim())).DistinctBy(f => f.Item1).ToList()
-                : FunctionalSentences().Select((s, i) => ($"FR-{i + 1}", s)).ToList();
+            (Artifacts.TryGetValue("prd", out var prd) ? Traceability.ReadPrd(prd).Requirements.Where(r => r.Id.StartsWith("FR-", StringComparison.Ordinal)).ToList() : [])
+                is { Count: > 0 } read ? read.Select(r => (r.Id, r.Text)).ToList() : Drafted.Functional.Select(r => (r.Id, r.Text)).ToList();
 
-        /// <summary>The sentences that state a functional requirement (not a quality), or the first one.</summary>
-        public IEnumerable<string> FunctionalSentences() =>
-            Sentences.Where(s => RequirementWord().IsMatch(s) && !QualityWord().IsMatch(s)).DefaultIfEmpty(Sentences.FirstOrDefault() ?? Name);
+        /// <summary>Sentences that can stand in a paragraph: a heading of the customer's text would start a section of ours.</summary>
+        public IEnumerable<string> Prose => Sentences.Select(s => s.Text).Where(t => !t.StartsWith('#'));
     }
+
+    /// <summary>Every requirement sentence placed: an FR, an NFR, or not a requirement with the reason.</summary>
+    private sealed record Draft(IReadOnlyList<TracedRequirement> Functional, IReadOnlyList<TracedRequirement> Quality, IReadOnlyList<(string Id, string Reason)> NotRequirements);
 
     private static Input Parse(string prompt)
     {
-        string? Tag(string name) => Regex.Match(prompt, $"<{name}[^>]*>\\n?(.*?)\\n?</{name}>", RegexOptions.Singleline) is { Success: true } m ? m.Groups[1].Value : null;
-        var artifacts = ArtifactTag().Matches(prompt).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        var requirements = RequirementsTag().Match(prompt);
+        // Inputs are read between the requirements and </project>: the customer's text and the
+        // agent's instructions after the inputs may hold anything, tags included.
+        var from = requirements.Success ? requirements.Index + requirements.Length : 0;
+        var to = prompt.LastIndexOf("</project>", StringComparison.Ordinal) is var end && end >= from ? end : prompt.Length;
+        var inputs = prompt[from..to];
+        var artifacts = ArtifactTag().Matches(inputs).DistinctBy(m => m.Groups[1].Value).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
         var name = ProjectName().Match(prompt) is { Success: true } n ? n.Groups[1].Value.Replace("&quot;", "\"", StringComparison.Ordinal) : "Project";
-        return new Input(name, Tag("requirements") ?? "", artifacts, Tag("reviewer_notes"), Tag("previous_version"), SimilarTag().Matches(prompt).Count);
+        string? Tag(Regex tag) => tag.Match(inputs) is { Success: true } m ? m.Groups[1].Value : null;
+        return new Input(name, Traceability.Sentences(requirements.Success ? requirements.Groups[1].Value : ""), artifacts,
+            Tag(NotesTag()), Tag(PreviousTag()), SimilarTag().Matches(inputs).Count);
     }
+
+    private static Draft DraftRequirements(string name, IReadOnlyList<RequirementSentence> sentences)
+    {
+        var notRequirements = sentences.Select(s => (s.Id, Reason: NotRequirementReason(s.Text))).Where(s => s.Reason is not null).Select(s => (s.Id, s.Reason!)).ToList();
+        var requirements = sentences.Where(s => notRequirements.All(n => n.Id != s.Id)).ToList();
+        var quality = requirements.Where(s => QualityWord().IsMatch(s.Text)).ToList();
+        var functional = requirements.Except(quality).DefaultIfEmpty(quality.FirstOrDefault()).OfType<RequirementSentence>()
+            .Select((s, i) => new TracedRequirement($"FR-{i + 1}", s.Text, [s.Id])).ToList();
+        if (functional.Count == 0)
+        {
+            // Nothing the product must do was found: the FR is an assumption, and says so by citing nothing.
+            functional.Add(new TracedRequirement("FR-1", $"{name} does what the requirements describe.", []));
+        }
+        var nfrs = quality.Select((s, i) => new TracedRequirement($"NFR-{i + 1}", s.Text, [s.Id])).DefaultIfEmpty(
+            new TracedRequirement("NFR-1", "The system responds to interactive requests within 200 ms at the 99th percentile.", [])).ToList();
+        return new Draft(functional, nfrs, notRequirements);
+    }
+
+    /// <summary>Why a sentence is not a requirement (a heading, a lead-in, the customer's context), or null when it is one.</summary>
+    private static string? NotRequirementReason(string sentence) =>
+        sentence.StartsWith('#') ? "a heading of the requirements text, not something the product must do."
+        : sentence.EndsWith(':') ? "introduces the sentences that follow, not something the product must do."
+        : ContextStart().IsMatch(sentence) && !MandatoryWord().IsMatch(sentence) ? "describes the customer's context, not something the product must do."
+        : null;
+
+    private static string RequirementLine(TracedRequirement r) => $"- {r.Id}: {r.Text} {(r.Sources.Count > 0 ? $"({string.Join(", ", r.Sources)})" : "(assumed)")}\n";
 
     private static string Prd(Input input)
     {
         var md = new StringBuilder($"# {input.Name}: Product Requirements Document\n\n");
-        md.Append("## Problem\n\n").Append(string.Join(' ', input.Sentences.Take(2))).Append("\n\n");
-        var users = input.Sentences.Where(s => UserWord().IsMatch(s)).ToList();
+        md.Append("## Problem\n\n").Append(string.Join(' ', input.Prose.Take(2))).Append("\n\n");
+        var users = input.Sentences.Select(s => s.Text).Where(s => UserWord().IsMatch(s)).ToList();
         var roles = UserWord().Matches(input.Requirements).Select(m => m.Value.ToLowerInvariant()).Distinct().ToList();
         md.Append("## Users\n\n");
         md.Append(roles.Count > 0 ? string.Concat(roles.Select(r => $"- **{r}**: {users.FirstOrDefault(u => u.Contains(r, StringComparison.OrdinalIgnoreCase)) ?? "uses the product"}\n")) : "- Primary users as described in the requirements.\n");
-        md.Append("\n## Goals\n\n").Append(string.Concat(input.FunctionalSentences().Take(5).Select(s => $"- {s}\n")));
+        var frs = input.Drafted.Functional;
+        md.Append("\n## Goals\n\n").Append(string.Concat(frs.Take(5).Select(f => $"- {f.Text}\n")));
         md.Append("\n## Scope\n\n### In scope\n\n").Append(string.Concat(input.Terms.Take(8).Select(t => $"- {t}\n")));
         md.Append("\n### Out of scope\n\n- Capabilities not named in the requirements; they need a new PRD version.\n");
-        md.Append("\n## Requirements\n\n");
-        var frs = input.FunctionalSentences().Select((s, i) => (Id: $"FR-{i + 1}", Text: s)).ToList();
-        md.Append(string.Concat(frs.Select(f => $"- {f.Id}: {f.Text}\n")));
-        var nfrs = input.Sentences.Where(s => QualityWord().IsMatch(s)).ToList();
-        md.Append(string.Concat((nfrs.Count > 0 ? nfrs : ["The system responds to interactive requests within 200 ms at the 99th percentile."]).Select((s, i) => $"- NFR-{i + 1}: {s}\n")));
-        md.Append("\n## Acceptance criteria\n\n");
-        foreach (var (id, text) in frs)
+        md.Append("\n## Requirements\n\n").Append(string.Concat(frs.Concat(input.Drafted.Quality).Select(RequirementLine)));
+        if (input.Drafted.NotRequirements.Count > 0)
         {
-            md.Append($"- {id}: Given a signed-in user, when they use the capability \"{Shorten(text, 80)}\", then it behaves as stated and the result is persisted.\n");
+            md.Append("\n## Not requirements\n\n").Append(string.Concat(input.Drafted.NotRequirements.Select(n => $"- {n.Id}: {n.Reason}\n")));
+        }
+        md.Append("\n## Acceptance criteria\n\n");
+        foreach (var fr in frs)
+        {
+            md.Append($"- {fr.Id}: Given a signed-in user, when they use the capability \"{Shorten(fr.Text, 80)}\", then it behaves as stated and the result is persisted.\n");
         }
         md.Append("\n## Risks\n\n").Append(string.Concat(Risks(input).Select(r => $"- {r}\n")));
         if (input.SimilarPrds > 0)
@@ -86,7 +124,7 @@ public static partial class OfflineWriter
         }
         if (input.Notes is { } notes)
         {
-            md.Append("\n## Changes in this version\n\n").Append(string.Concat(SplitSentences(notes).Select(n => $"- Addressed reviewer note: {n}\n")));
+            md.Append("\n## Changes in this version\n\n").Append(string.Concat(Traceability.Sentences(notes).Select(n => $"- Addressed reviewer note: {n.Text}\n")));
         }
         return md.ToString();
     }
@@ -207,7 +245,7 @@ public static partial class OfflineWriter
 
     private static string Documentation(Input input)
     {
-        var md = new StringBuilder($"# {input.Name}: Documentation\n\n## Overview\n\n{string.Join(' ', input.Sentences.Take(1))}\n\n## Getting started\n\n1. Sign in.\n2. Open {Title(input.Terms.FirstOrDefault() ?? "the dashboard")}.\n\n## Features\n\n");
+        var md = new StringBuilder($"# {input.Name}: Documentation\n\n## Overview\n\n{string.Join(' ', input.Prose.Take(1))}\n\n## Getting started\n\n1. Sign in.\n2. Open {Title(input.Terms.FirstOrDefault() ?? "the dashboard")}.\n\n## Features\n\n");
         md.Append(string.Concat(input.Functional.Select(f => $"### {Title(f.Text)}\n\n{f.Text} ({f.Id})\n\n")));
         md.Append("## Administration\n\n- Users and roles, backups, monitoring dashboards.\n\n## Reference\n\n- API reference generated from the OpenAPI document.\n");
         return md.ToString();
@@ -222,31 +260,17 @@ public static partial class OfflineWriter
         return md.ToString();
     }
 
+    /// <summary>The coverage comes from <see cref="Traceability.Coverage"/>, the one computation the stage runner applies to every model's review.</summary>
     private static string Review(Input input)
     {
-        var frs = input.Functional;
-        var covered = new Dictionary<string, Func<string, bool>>
-        {
-            ["plan"] = id => Contains(input, "plan", id),
-            ["architecture"] = id => Contains(input, "architecture", id),
-            ["qa"] = id => Contains(input, "qa", id),
-            ["documentation"] = id => Contains(input, "documentation", id),
-        };
-        var gaps = frs.SelectMany(f => covered.Where(c => !c.Value(f.Id)).Select(c => $"{f.Id} is missing from {c.Key}")).ToList();
+        var coverage = Traceability.Coverage(input.Artifacts.GetValueOrDefault("prd") ?? Prd(input), input.Artifacts);
+        var gaps = coverage.Gaps;
         var md = new StringBuilder($"# {input.Name}: Product review\n\n## Verdict\n\n");
-        md.Append(gaps.Count == 0 ? "Ready: every requirement is planned, designed, tested and documented.\n" : $"Ready with conditions: {gaps.Count} coverage gap(s) below.\n");
-        md.Append("\n## Requirement coverage\n\n| FR | plan | architecture | QA | docs |\n| --- | --- | --- | --- | --- |\n");
-        foreach (var (id, _) in frs)
-        {
-            md.Append($"| {id} | {string.Join(" | ", covered.Values.Select(c => c(id) ? "yes" : "no"))} |\n");
-        }
-        md.Append("\n## Gaps and risks\n\n").Append(gaps.Count == 0 ? "- None found.\n" : string.Concat(gaps.Select(g => $"- {g}\n")));
+        md.Append(gaps.Count == 0 ? "Ready: every requirement is planned, designed, tested and documented.\n" : $"Ready with conditions: {gaps.Count} requirement(s) not covered by every deliverable.\n");
+        md.Append("\n## Gaps and risks\n\n").Append(gaps.Count == 0 ? "- None found.\n" : string.Concat(gaps.Select(g => $"- {g.Id} is missing from {string.Join(", ", g.Missing)}\n")));
         md.Append("\n## Launch checklist\n\n- Security controls verified\n- Load test passed\n- Support team trained\n");
-        return md.ToString();
+        return Traceability.WithComputedCoverage(md.ToString(), coverage);
     }
-
-    private static bool Contains(Input input, string artifact, string id) =>
-        input.Artifacts.TryGetValue(artifact, out var text) && Regex.IsMatch(text, $@"\b{Regex.Escape(id)}\b");
 
     private static List<(string Component, List<string> Frs)> Components(Input input)
     {
@@ -261,7 +285,7 @@ public static partial class OfflineWriter
         {
             yield return "Personal data: breach or non-compliance (high impact); mitigate with encryption, access control and GDPR review.";
         }
-        if (Regex.IsMatch(input.Requirements, @"\b(payment|billing|invoice|card)s?\b", RegexOptions.IgnoreCase))
+        if (PaymentWord().IsMatch(input.Requirements))
         {
             yield return "Payments: fraud and PCI scope (high impact); use a PCI-compliant provider, never store card numbers.";
         }
@@ -269,15 +293,12 @@ public static partial class OfflineWriter
         {
             yield return "Model quality drifts after launch (medium impact); monitor accuracy and retrain on fresh data.";
         }
-        if (Regex.IsMatch(input.Requirements, @"\b(integrat\w*|third[- ]party|api)\b", RegexOptions.IgnoreCase))
+        if (IntegrationWord().IsMatch(input.Requirements))
         {
             yield return "Third-party integrations change or fail (medium impact); isolate behind adapters with retries and contract tests.";
         }
         yield return $"Scope growth beyond the {input.Functional.Count} listed requirements (medium impact); changes go through a new PRD version.";
     }
-
-    private static IReadOnlyList<string> SplitSentences(string text) =>
-        SentenceSplit().Split(text).Select(s => s.Trim().TrimStart('-', '*', '•', ' ').Trim()).Where(s => s.Length > 3).Select(s => s.EndsWith('.') ? s : s + ".").ToList();
 
     private static IReadOnlyList<string> KeyTerms(string text) =>
         Word().Matches(text.ToLowerInvariant()).Select(m => m.Value).Where(w => w.Length >= 4 && !Stop.Contains(w))
@@ -288,14 +309,18 @@ public static partial class OfflineWriter
     private static string Title(string text) => Shorten(text, 40) is var s && s.Length > 0 ? char.ToUpperInvariant(s[0]) + s[1..].TrimEnd('.') : "Feature";
     private static string Identifier(string text) => NonWord().Replace(text.ToLowerInvariant(), "_").Trim('_');
 
-    [GeneratedRegex(@"^\s*-?\s*(FR-\d+):\s*(.+)$", RegexOptions.Multiline)] private static partial Regex FrLine();
+    [GeneratedRegex(@"<requirements>\n?(.*?)\n?</requirements>", RegexOptions.Singleline)] private static partial Regex RequirementsTag();
+    [GeneratedRegex(@"<reviewer_notes>\n?(.*?)\n?</reviewer_notes>", RegexOptions.Singleline)] private static partial Regex NotesTag();
+    [GeneratedRegex(@"<previous_version[^>]*>\n?(.*?)\n?</previous_version>", RegexOptions.Singleline)] private static partial Regex PreviousTag();
     [GeneratedRegex(@"<artifact type=""([a-z_]+)""[^>]*>\n?(.*?)\n?</artifact>", RegexOptions.Singleline)] private static partial Regex ArtifactTag();
     [GeneratedRegex(@"<project name=""([^""]*)"">")] private static partial Regex ProjectName();
     [GeneratedRegex(@"<similar_prd>")] private static partial Regex SimilarTag();
-    [GeneratedRegex(@"(?<=[.!?])\s+|\n+")] private static partial Regex SentenceSplit();
     [GeneratedRegex(@"[a-z][a-z0-9]+")] private static partial Regex Word();
     [GeneratedRegex(@"[^a-z0-9]+")] private static partial Regex NonWord();
-    [GeneratedRegex(@"\b(must|should|shall|needs? to|allows?|lets?|supports?|able to|can|provides?|wants?|enables?)\b", RegexOptions.IgnoreCase)] private static partial Regex RequirementWord();
+    [GeneratedRegex(@"^(?:We are|We're|We have|Our|This is|Currently|Today|Background)\b", RegexOptions.IgnoreCase)] private static partial Regex ContextStart();
+    [GeneratedRegex(@"\b(must|shall|should|needs? to|ha(?:s|ve) to|required|requires?)\b", RegexOptions.IgnoreCase)] private static partial Regex MandatoryWord();
+    [GeneratedRegex(@"\b(payment|billing|invoice|card)s?\b", RegexOptions.IgnoreCase)] private static partial Regex PaymentWord();
+    [GeneratedRegex(@"\b(integrat\w*|third[- ]party|api)\b", RegexOptions.IgnoreCase)] private static partial Regex IntegrationWord();
     [GeneratedRegex(@"\b(performance|latency|fast|secure|security|scal\w*|availability|uptime|reliab\w*|complian\w*|gdpr|accessib\w*)\b", RegexOptions.IgnoreCase)] private static partial Regex QualityWord();
     [GeneratedRegex(@"\b(users?|customers?|admins?|administrators?|operators?|managers?|staff|teams?|clients?|patients?|doctors?|nurses?|students?|teachers?|drivers?|sellers?|buyers?|members?|employees?|guests?|visitors?|owners?|developers?|analysts?)\b", RegexOptions.IgnoreCase)] private static partial Regex UserWord();
     // The routing's detector, so the architecture never promises GPUs to a "data model" or "staff training" project.

@@ -88,6 +88,6 @@ public static class DispatchBench
     /// <summary>The stage that does nothing: returns its artifact at once.</summary>
     private sealed class NoOpStageRunner : IStageRunner
     {
-        public Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct) => Task.FromResult("no-op");
+        public Task<StageOutput> RunAsync(StageWork work, Guid taskId, CancellationToken ct) => Task.FromResult(new StageOutput("no-op", []));
     }
 }

@@ -11,6 +11,7 @@ public static class LlmParameterExtensions
             Setting("llm-model", "AgentBus:Llm:Model"),
             Setting("openai-base-url", "AgentBus:Llm:OpenAI:BaseUrl"),
             Setting("openai-api-key", "AgentBus:Llm:OpenAI:ApiKey", secret: true),
+            Setting("anthropic-base-url", "AgentBus:Llm:Anthropic:BaseUrl"),
             Setting("anthropic-api-key", "AgentBus:Llm:Anthropic:ApiKey", secret: true));
     }
 
@@ -20,5 +21,6 @@ public static class LlmParameterExtensions
             .WithEnvironment("AgentBus__Llm__Model", llm.Model)
             .WithEnvironment("AgentBus__Llm__OpenAI__BaseUrl", llm.OpenAIBaseUrl)
             .WithEnvironment("AgentBus__Llm__OpenAI__ApiKey", llm.OpenAIApiKey)
+            .WithEnvironment("AgentBus__Llm__Anthropic__BaseUrl", llm.AnthropicBaseUrl)
             .WithEnvironment("AgentBus__Llm__Anthropic__ApiKey", llm.AnthropicApiKey);
 }

@@ -7,4 +7,4 @@ namespace AgentBus.AppHost;
 /// </summary>
 public sealed record LlmParameters(
     IResourceBuilder<ParameterResource> Provider, IResourceBuilder<ParameterResource> Model, IResourceBuilder<ParameterResource> OpenAIBaseUrl,
-    IResourceBuilder<ParameterResource> OpenAIApiKey, IResourceBuilder<ParameterResource> AnthropicApiKey);
+    IResourceBuilder<ParameterResource> OpenAIApiKey, IResourceBuilder<ParameterResource> AnthropicBaseUrl, IResourceBuilder<ParameterResource> AnthropicApiKey);

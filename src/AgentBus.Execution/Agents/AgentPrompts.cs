@@ -1,20 +1,22 @@
-using System.Text;
 using AgentBus.Jobs;
-using Microsoft.Extensions.AI;
+using AgentBus.Requirements;
 
 namespace AgentBus.Agents;
 
 /// <summary>
 /// What each agent is asked. Inputs travel in XML-like tags (requirements, artifact, notes,
-/// similar_prd) so any model, and the offline writer, can tell them apart.
+/// similar_prd) so any model, and the offline writer, can tell them apart; the agent's own
+/// instructions come last, after the inputs every stage shares.
 /// </summary>
 public static class AgentPrompts
 {
     private const string Common = """
         You are part of Agent Bus, a team of agents that turns a customer's requirements into the
         deliverables a software team needs. Write for engineers and product people: concrete,
-        specific to this project, no filler. Refer to requirements by their ids (FR-1, NFR-1, ...)
-        from the PRD. Never invent facts the inputs contradict; state assumptions explicitly.
+        specific to this project, no filler. The customer's requirements are numbered sentences
+        ([S1], [S2], ...). Refer to requirements by their PRD ids (FR-1, NFR-1, ...) wherever a
+        deliverable serves, designs, tests or documents one. Never invent facts the inputs
+        contradict; state assumptions explicitly. Your instructions follow the project's inputs.
         """;
 
     private static readonly Dictionary<string, string> Instructions = new()
@@ -23,17 +25,20 @@ public static class AgentPrompts
             Write the Product Requirements Document in Markdown with exactly these sections:
             # <project name>: Product Requirements Document
             ## Problem  ## Users  ## Goals  ## Scope (In scope / Out of scope)
-            ## Requirements (functional as "FR-n: ...", non-functional as "NFR-n: ...")
+            ## Requirements: functional as "- FR-n: ... (S1)", non-functional as "- NFR-n: ... (S2)",
+            each citing the requirement sentences it comes from. Every sentence [Sn] is cited by at
+            least one FR or NFR, or is listed under "## Not requirements" as "- Sn: <why it is not
+            a requirement>" (context, a duplicate, out of scope). Never drop a sentence silently.
             ## Acceptance criteria (Given/When/Then, one or more per FR)  ## Risks (risk, impact, mitigation)
             Use similar earlier PRDs only as inspiration for structure and risks. When reviewer
             notes are given, revise the previous PRD to address every note and list the changes
             under "## Changes in this version".
             """,
         ["plan_agent"] = """
-            Write the delivery plan as a single JSON object, no prose around it:
-            {"milestones":[{"id":"M1","name":"...","goal":"...","tasks":[{"id":"T1","title":"...",
-            "requirements":["FR-1"],"estimate_days":2,"depends_on":[]}]}],"assumptions":["..."]}.
-            Every FR of the PRD is covered by at least one task.
+            Answer with the delivery plan as one JSON object in the response format you are given:
+            milestones of tasks, each task with the PRD requirement ids it delivers. Every FR of
+            the PRD is in at least one task's requirements; task ids are unique; depends_on names
+            earlier tasks only.
             """,
         ["architect_agent"] = """
             Write the architecture in Markdown: ## Overview, ## Components (responsibility, interfaces),
@@ -67,41 +72,27 @@ public static class AgentPrompts
             """,
         ["product_manager"] = """
             Write the product review in Markdown: ## Verdict (ready / ready with conditions / not ready),
-            ## Requirement coverage (a table: FR, plan, architecture, QA, docs), ## Gaps and risks,
-            ## Launch checklist.
+            ## Requirement coverage (Agent Bus replaces this section with a table computed from the
+            FR ids each deliverable cites: judge gaps from the deliverables themselves), ## Gaps and
+            risks, ## Launch checklist.
             """,
     };
 
     public static bool UsesModel(string agentType) => Instructions.ContainsKey(agentType);
 
-    public static IList<ChatMessage> Build(StageWork work, IReadOnlyList<string> similarPrds)
-    {
-        var system = $"{Common}\n\nYou are the {work.Stage.AgentType}.\n{Instructions[work.Stage.AgentType]}";
-        var user = new StringBuilder();
-        user.Append("<project name=\"").Append(Escape(work.Project.Name)).Append("\">\n");
-        user.Append("<requirements>\n").Append(work.Project.Requirements).Append("\n</requirements>\n");
-        foreach (var type in work.Stage.Inputs)
-        {
-            if (work.Inputs.TryGetValue(type, out var artifact))
-            {
-                user.Append($"<artifact type=\"{type}\" version=\"{artifact.Version}\">\n").Append(artifact.Content).Append("\n</artifact>\n");
-            }
-        }
-        foreach (var prd in similarPrds)
-        {
-            user.Append("<similar_prd>\n").Append(prd).Append("\n</similar_prd>\n");
-        }
-        if (work.PreviousVersion is { } previous)
-        {
-            user.Append($"<previous_version version=\"{previous.Version}\">\n").Append(previous.Content).Append("\n</previous_version>\n");
-        }
-        if (!string.IsNullOrWhiteSpace(work.Notes))
-        {
-            user.Append("<reviewer_notes>\n").Append(work.Notes).Append("\n</reviewer_notes>\n");
-        }
-        user.Append("</project>\nWrite the ").Append(work.Stage.Name).Append(" deliverable now.");
-        return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, user.ToString())];
-    }
-
-    private static string Escape(string value) => value.Replace("\"", "&quot;", StringComparison.Ordinal);
+    /// <summary>
+    /// The stage's prompt. The system text and the first block (project, numbered requirements,
+    /// the PRD) are the same for every stage of a job, so providers can cache them: the block
+    /// carries an Anthropic cache breakpoint, and OpenAI caches a repeated prefix by itself.
+    /// </summary>
+    public static AgentPrompt Build(StageWork work, IReadOnlyList<string> similarPrds) => new(
+        Common,
+        work.Project.Name,
+        Traceability.Numbered(work.Project.Requirements),
+        work.Stage.Inputs.Contains(Pipeline.Prd) && work.Inputs.TryGetValue(Pipeline.Prd, out var prd) ? new PromptArtifact(prd.Type, prd.Version, prd.Content) : null,
+        [.. work.Stage.Inputs.Where(t => t != Pipeline.Prd && work.Inputs.ContainsKey(t)).Select(t => new PromptArtifact(t, work.Inputs[t].Version, work.Inputs[t].Content))],
+        similarPrds,
+        work.PreviousVersion is { } previous ? new PromptArtifact(previous.Type, previous.Version, previous.Content) : null,
+        string.IsNullOrWhiteSpace(work.Notes) ? null : work.Notes,
+        $"You are the {work.Stage.AgentType}.\n<instructions>\n{Instructions[work.Stage.AgentType]}\n</instructions>\nWrite the {work.Stage.Name} deliverable now.");
 }

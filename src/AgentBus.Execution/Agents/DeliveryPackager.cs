@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using AgentBus.Jobs;
+using AgentBus.Requirements;
 
 namespace AgentBus.Agents;
 
@@ -24,6 +25,10 @@ public static class DeliveryPackager
             })
             .ToList();
         var missing = work.Stage.Inputs.Where(t => !work.Inputs.ContainsKey(t)).ToList();
+        // The job's result says which requirements its deliverables leave uncovered, computed as the review's table is.
+        var coverage = work.Inputs.TryGetValue(Pipeline.Prd, out var prd)
+            ? Traceability.Coverage(prd.Content, work.Inputs.ToDictionary(i => i.Key, i => i.Value.Content))
+            : null;
         var package = new
         {
             project = new { project_id = work.Project.ProjectId, name = work.Project.Name },
@@ -31,6 +36,11 @@ public static class DeliveryPackager
             assembled_at = DateTimeOffset.UtcNow,
             complete = missing.Count == 0,
             missing,
+            requirements = coverage is null ? null : new
+            {
+                functional = coverage.Rows.Select(r => r.Id),
+                uncovered = coverage.Gaps.Select(g => new { id = g.Id, missing_from = g.Missing }),
+            },
             artifacts,
             readme = $"# {work.Project.Name}: delivery package\n\n" + string.Concat(artifacts.Select(a => $"- {a.type} v{a.version}: {a.title}\n")),
         };

@@ -8,5 +8,5 @@ namespace AgentBus.Agents;
 /// </summary>
 public interface IStageRunner
 {
-    Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct);
+    Task<StageOutput> RunAsync(StageWork work, Guid taskId, CancellationToken ct);
 }

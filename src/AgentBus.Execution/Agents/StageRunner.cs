@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using System.Text.Json;
+using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Llm;
+using AgentBus.Requirements;
 using AgentBus.Spend;
 using AgentBus.Store;
 using AgentBus.Telemetry;
@@ -11,32 +12,122 @@ using Microsoft.Extensions.Options;
 namespace AgentBus.Agents;
 
 /// <summary>
-/// Runs one stage's agent: builds its prompt from the stage's inputs, checks the project's budget,
-/// calls the agent's model, and records the call (tokens, cost, latency) the moment it returns:
-/// spend is real even if the stage fails afterwards.
+/// Runs one stage's agent: builds its prompt from the stage's inputs (cut to fit the model's
+/// context window when it must be), checks the project's budget before every call, calls the
+/// model with the answer's schema where the artifact is JSON, checks the answer and, when it is
+/// not usable, asks once more in the same conversation with the problem stated (a repair turn).
+/// Every call is recorded (tokens, cost, latency) the moment it returns: spend is real even if
+/// the stage fails afterwards.
 /// </summary>
-public sealed class StageRunner(ChatClients clients, PriceTable prices, JobQueries queries, LlmSpend spend, AgentBusMetrics metrics, IOptions<LlmOptions> options) : IStageRunner
+public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextWindows windows, JobQueries queries, LlmSpend spend,
+    AgentBusMetrics metrics, IOptions<LlmOptions> options) : IStageRunner
 {
-    public async Task<string> RunAsync(StageWork work, Guid taskId, CancellationToken ct)
+    /// <summary>Token counts are the o200k tokenizer's; other vendors' tokenizers count up to about this much more.</summary>
+    private const double CountMargin = 1.15;
+
+    public async Task<StageOutput> RunAsync(StageWork work, Guid taskId, CancellationToken ct)
     {
         var agentType = work.Stage.AgentType;
         if (!AgentPrompts.UsesModel(agentType))
         {
-            return DeliveryPackager.Assemble(work);
+            return new StageOutput(DeliveryPackager.Assemble(work), []);
         }
 
         var similar = work.Stage.Name == Pipeline.Prd ? await queries.SimilarPrdsAsync(work.Job.JobId, work.Project.Requirements, ct) : [];
-        var messages = AgentPrompts.Build(work, similar);
         var route = clients.For(agentType);
-        var price = prices.Find(route.Model);
-        await CheckBudgetAsync(work, messages, price, ct);
+        var call = new ModelCall(work, taskId, route, prices.Find(route.Model), windows.For(route.Model), options.Value.MaxOutputTokens);
+        var notes = new List<StageNote>();
+
+        var full = AgentPrompts.Build(work, similar);
+        var (prompt, cuts) = full.Fit(call.InputBudget, Count, route.Model);
+        if (cuts.Count > 0)
+        {
+            notes.Add(new StageNote(JobEventTypes.ContextReduced, new
+            {
+                model = route.Model, context_window = call.Window, prompt_tokens = Tokens(full.ToMessages()), sent_tokens = Tokens(prompt.ToMessages()), cuts,
+            }));
+        }
+        var messages = prompt.ToMessages();
+        var first = await CallAsync(call, messages, ct);
+        var check = AgentAnswers.Check(work, first, call.MaxOutput);
+        if (check.Content is { } content)
+        {
+            return Finish(work, content, notes);
+        }
+
+        // Repair: the same conversation, the exact problem, one more call (recorded like any).
+        messages.Add(new ChatMessage(ChatRole.Assistant, first.Text));
+        messages.Add(new ChatMessage(ChatRole.User, AgentAnswers.RepairRequest(agentType, check.ProblemText!)));
+        if (Tokens(messages) > call.InputBudget)
+        {
+            return Unusable(work, check, notes, $"{check.ProblemText} (no room in the context window for a repair turn)");
+        }
+        var second = await CallAsync(call, messages, ct);
+        var again = AgentAnswers.Check(work, second, call.MaxOutput);
+        if (again.Content is { } repaired)
+        {
+            notes.Add(new StageNote(JobEventTypes.AnswerRepaired, new { problem = check.ProblemText }));
+            return Finish(work, repaired, notes);
+        }
+        return Unusable(work, again, notes, $"{again.ProblemText} (and in the first answer: {check.ProblemText})");
+    }
+
+    /// <summary>An answer still unusable: kept with a note where the check allows it, else the attempt fails saying why.</summary>
+    private static StageOutput Unusable(StageWork work, AnswerCheck check, List<StageNote> notes, string problem)
+    {
+        if (check.Fallback is { } fallback)
+        {
+            notes.Add(check.FallbackNote!);
+            return Finish(work, fallback, notes);
+        }
+        throw new AgentOutputException($"{work.Stage.AgentType}'s answer could not be used after a repair turn: {problem}");
+    }
+
+    /// <summary>The review's coverage is computed from what the deliverables cite, whatever the model claimed.</summary>
+    private static StageOutput Finish(StageWork work, string content, List<StageNote> notes)
+    {
+        if (work.Stage.AgentType == "product_manager" && work.Inputs.TryGetValue(Pipeline.Prd, out var prd))
+        {
+            var coverage = Traceability.Coverage(prd.Content, work.Inputs.ToDictionary(i => i.Key, i => i.Value.Content));
+            content = Traceability.WithComputedCoverage(content, coverage);
+            if (coverage.Uncovered.Count > 0)
+            {
+                notes.Add(new StageNote(JobEventTypes.RequirementsUncovered, new
+                {
+                    requirements = coverage.Gaps.Select(g => new { id = g.Id, missing_from = g.Missing }),
+                }));
+            }
+        }
+        return new StageOutput(content, notes);
+    }
+
+    /// <summary>What every call of one stage shares: where it goes, what it may cost, how much fits.</summary>
+    private sealed record ModelCall(StageWork Work, Guid TaskId, LlmRoute Route, ModelPrice? Price, int Window, int ConfiguredMaxOutput)
+    {
+        /// <summary>The answer's allowance: the configured one, at most half the window.</summary>
+        public int MaxOutput => Math.Min(ConfiguredMaxOutput, Window / 2);
+        public int InputBudget => Window - MaxOutput;
+    }
+
+    private static int Count(string text) => (int)Math.Ceiling(OfflineChatClient.CountTokens(text) * CountMargin);
+    private static int Tokens(IEnumerable<ChatMessage> messages) => messages.Sum(m => Count(m.Text));
+
+    private async Task<ChatResponse> CallAsync(ModelCall call, IList<ChatMessage> messages, CancellationToken ct)
+    {
+        var (work, route) = (call.Work, call.Route);
+        await CheckBudgetAsync(work, messages, call, ct);
+        var chatOptions = new ChatOptions { ModelId = route.Model, MaxOutputTokens = call.MaxOutput };
+        if (AgentAnswers.FormatFor(work.Stage.AgentType) is { } format)
+        {
+            // "strict": OpenAI-compatible servers constrain decoding to the schema.
+            (chatOptions.ResponseFormat, chatOptions.AdditionalProperties) = (format, new() { ["strict"] = true });
+        }
 
         var start = Stopwatch.GetTimestamp();
         ChatResponse response;
         try
         {
-            response = await route.Client.GetResponseAsync(messages,
-                new ChatOptions { ModelId = route.Model, MaxOutputTokens = options.Value.MaxOutputTokens }, ct);
+            response = await route.Client.GetResponseAsync(messages, chatOptions, ct);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException or KeyNotFoundException
                                   && LlmProviderException.Find(e) is null && !ct.IsCancellationRequested)
@@ -48,38 +139,31 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, JobQueri
         var latency = (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
         var usage = LlmUsage.From(response);
-        var call = new LlmCallRecord(agentType, route.Provider, response.ModelId ?? route.Model, usage.InputTokens, usage.OutputTokens,
-            usage.CacheReadTokens, usage.CacheWriteTokens, latency, price?.Cost(usage));
+        var record = new LlmCallRecord(work.Stage.AgentType, route.Provider, response.ModelId ?? route.Model, usage.InputTokens, usage.OutputTokens,
+            usage.CacheReadTokens, usage.CacheWriteTokens, latency, call.Price?.Cost(usage));
         Activity.Current?.SetTag("gen_ai.usage.input_tokens", usage.InputTokens).SetTag("gen_ai.usage.output_tokens", usage.OutputTokens)
-            .SetTag("gen_ai.usage.cost", call.CostUsd is { } c ? (double)c : null);
-        Count(call);
-        await spend.RecordLlmCallAsync(work, taskId, call, CancellationToken.None);
-
-        var content = response.Text;
-        if (string.IsNullOrWhiteSpace(content))
-        {
-            throw new AgentOutputException($"{agentType} returned no content");
-        }
-        return work.Stage.ContentType == "application/json" ? JsonOnly(agentType, content) : content;
+            .SetTag("gen_ai.usage.cost", record.CostUsd is { } c ? (double)c : null);
+        Count(record);
+        await spend.RecordLlmCallAsync(work, call.TaskId, record, CancellationToken.None);
+        return response;
     }
 
     /// <summary>
     /// Stops before a call that could pass the project's budget: what is spent plus this call's
     /// most (its prompt's tokens and the full output allowance at the model's price).
     /// </summary>
-    private async Task CheckBudgetAsync(StageWork work, IList<ChatMessage> messages, ModelPrice? price, CancellationToken ct)
+    private async Task CheckBudgetAsync(StageWork work, IList<ChatMessage> messages, ModelCall call, CancellationToken ct)
     {
         if (work.Project.BudgetUsd is not { } budget)
         {
             return;
         }
-        if (price is null)
+        if (call.Price is not { } price)
         {
             throw new BudgetExceededException($"the project has a budget of ${budget:0.00##} and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
         }
         var spent = await spend.ProjectSpendAsync(work.Project.ProjectId, ct);
-        var inputTokens = messages.Sum(m => OfflineChatClient.CountTokens(m.Text));
-        var ceiling = price.Cost(new LlmUsage(inputTokens, options.Value.MaxOutputTokens, 0, 0));
+        var ceiling = price.Cost(new LlmUsage(messages.Sum(m => OfflineChatClient.CountTokens(m.Text)), call.MaxOutput, 0, 0));
         if (spent + ceiling > budget)
         {
             throw new BudgetExceededException($"spent ${spent:0.00####} of ${budget:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
@@ -104,27 +188,6 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, JobQueri
         else
         {
             metrics.LlmCostUnknown.Add(1, agent, provider, new("model", call.Model));
-        }
-    }
-
-    /// <summary>Models wrap JSON in prose or fences now and then: keep the object, refuse anything else.</summary>
-    private static string JsonOnly(string agentType, string content)
-    {
-        var start = content.IndexOf('{');
-        var end = content.LastIndexOf('}');
-        if (start < 0 || end <= start)
-        {
-            throw new AgentOutputException($"{agentType} returned no JSON object");
-        }
-        var json = content[start..(end + 1)];
-        try
-        {
-            using var _ = JsonDocument.Parse(json);
-            return json;
-        }
-        catch (JsonException e)
-        {
-            throw new AgentOutputException($"{agentType} returned invalid JSON: {e.Message}");
         }
     }
 }

@@ -138,10 +138,10 @@ public sealed partial class TaskConsumer(
             using var stage = AgentBusTracing.Source.StartActivity($"invoke_agent {work.Stage.AgentType}");
             stage?.SetTag("gen_ai.operation.name", "invoke_agent").SetTag("gen_ai.agent.name", work.Stage.AgentType)
                 .SetTag("job.id", task.JobId).SetTag("project.id", task.ProjectId).SetTag("stage", task.Stage);
-            var content = executionScope is null
+            var output = executionScope is null
                 ? await runner.RunAsync(work, task.TaskId, linked.Token)
                 : await executionScope.RunAsync(task, ct => runner.RunAsync(work, task.TaskId, ct), linked.Token);
-            var committed = await ledger.CompleteStageAsync(task, content);
+            var committed = await ledger.CompleteStageAsync(task, output);
             await queue.AckAsync(delivery);
             Executed(work, committed ? "completed" : "discarded", started);
             Processed(delivery, committed ? "completed" : "skipped");
@@ -179,7 +179,7 @@ public sealed partial class TaskConsumer(
                 ? ("stage_timeout", $"stage exceeded its timeout of {_options.StageTimeout}")
                 : (provider?.ErrorType ?? ErrorType(e), provider?.Message ?? e.Message);
             Executed(work, "failed", started);
-            await FailAsync(delivery, task, work, code, message, retryable: provider?.Retryable ?? true);
+            await FailAsync(delivery, task, work, code, message, retryable: provider?.Retryable ?? e is not ContextWindowExceededException);
         }
         catch (Exception e) when (IsInfrastructure(e))
         {
@@ -299,6 +299,7 @@ public sealed partial class TaskConsumer(
     private static string ErrorType(Exception e) => e switch
     {
         AgentOutputException => "bad_output",
+        ContextWindowExceededException => "context_exceeded",
         OfflineProviderException => "provider_error",
         HttpRequestException => "provider_unreachable",
         _ => "stage_error",

@@ -29,6 +29,12 @@ public sealed class LlmOptions
     /// <summary>Per-model price overrides (USD per million tokens), added to or replacing the built-in table.</summary>
     public Dictionary<string, ModelPrice> Prices { get; set; } = [];
 
+    /// <summary>Context window overrides (tokens, prompt and answer together) per model, added to or replacing the built-in ones.</summary>
+    public Dictionary<string, int> ContextWindows { get; set; } = [];
+
+    /// <summary>The context window of a model neither built in nor in <see cref="ContextWindows"/>.</summary>
+    public int DefaultContextWindow { get; set; } = 32_768;
+
     public OfflineOptions Offline { get; set; } = new();
 
     public (string Provider, string Model) RouteFor(string agentType)

@@ -18,6 +18,7 @@ public static class LlmServiceCollectionExtensions
             .Validate(o => new[] { o.OpenAI.BaseUrl, o.Anthropic.BaseUrl }.All(u => string.IsNullOrWhiteSpace(u) || Uri.TryCreate(u, UriKind.Absolute, out _)), "AgentBus:Llm:*:BaseUrl must be an absolute URL.")
             .Validate(o => o.Agents.Values.All(a => a.Provider is null || LlmProviders.All.Contains(a.Provider.ToLowerInvariant())), "AgentBus:Llm:Agents:*:Provider must name a known provider.")
             .Validate(o => o.MaxOutputTokens is > 0 and <= 200_000, "AgentBus:Llm:MaxOutputTokens must be 1 to 200000.")
+            .Validate(o => o.DefaultContextWindow >= 1024 && o.ContextWindows.Values.All(w => w >= 1024), "AgentBus:Llm:DefaultContextWindow and ContextWindows:* must be at least 1024 tokens.")
             .ValidateOnStart();
         foreach (var (name, provider) in new[] { (ChatClients.AnthropicHttpClient, LlmProviders.Anthropic), (ChatClients.OpenAIHttpClient, LlmProviders.OpenAI) })
         {
@@ -55,6 +56,7 @@ public static class LlmServiceCollectionExtensions
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(LlmTelemetry.SourceName));
         builder.Services.AddSingleton<ChatClients>();
         builder.Services.AddSingleton<PriceTable>();
+        builder.Services.AddSingleton<ContextWindows>();
         return builder;
     }
 }

@@ -23,10 +23,11 @@ public sealed partial class OfflineChatClient(OfflineOptions offline) : IChatCli
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = messages as IList<ChatMessage> ?? messages.ToList();
+        // The prompt is the first user message (later ones are repair turns); it names the agent.
         var system = string.Join('\n', list.Where(m => m.Role == ChatRole.System).Select(m => m.Text));
-        var user = string.Join('\n', list.Where(m => m.Role == ChatRole.User).Select(m => m.Text));
-        var agentType = AgentLine().Match(system) is { Success: true } m ? m.Groups[1].Value
-            : throw new ArgumentException("The offline provider needs the system prompt to name the agent ('You are the <agent_type>.').");
+        var user = list.FirstOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
+        var agentType = AgentLine().Match(system + "\n" + user) is { Success: true } m ? m.Groups[1].Value
+            : throw new ArgumentException("The offline provider needs the prompt to name the agent ('You are the <agent_type>.').");
         var latency = offline.LatencyByAgent.GetValueOrDefault(agentType, offline.Latency);
         if (latency > TimeSpan.Zero)
         {

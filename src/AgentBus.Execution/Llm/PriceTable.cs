@@ -35,19 +35,7 @@ public sealed class PriceTable(IOptions<LlmOptions> options)
         [OfflineChatClient.ModelName] = new(),
     };
 
-    /// <summary>
-    /// The price of a model id: an exact entry, else the longest entry it starts with followed by
-    /// '-' (dated snapshots such as claude-sonnet-4-5-20250929 or gpt-4o-2024-08-06).
-    /// </summary>
-    public ModelPrice? Find(string model)
-    {
-        var prices = options.Value.Prices.Count == 0 ? BuiltIn : new Dictionary<string, ModelPrice>(BuiltIn.Concat(options.Value.Prices)
-            .GroupBy(p => p.Key, StringComparer.OrdinalIgnoreCase).Select(g => g.Last()), StringComparer.OrdinalIgnoreCase);
-        if (prices.TryGetValue(model, out var exact))
-        {
-            return exact;
-        }
-        return prices.Where(p => model.StartsWith(p.Key + "-", StringComparison.OrdinalIgnoreCase))
-            .OrderByDescending(p => p.Key.Length).Select(p => p.Value).FirstOrDefault();
-    }
+    /// <summary>The price of a model id (see <see cref="ModelTable.TryFind{T}"/>); null when unknown.</summary>
+    public ModelPrice? Find(string model) =>
+        ModelTable.TryFind(ModelTable.Merge(BuiltIn, options.Value.Prices), model, out var price) ? price : null;
 }

@@ -20,5 +20,11 @@ public static class JobEventTypes
     public const string JobResumed = "job_resumed";
     public const string BudgetChanged = "budget_changed";
 
+    // Notes of a completed stage (StageOutput.Notes), committed just before its stage_completed.
+    public const string AnswerRepaired = "answer_repaired";
+    public const string ContextReduced = "context_reduced";
+    public const string RequirementsUntraced = "requirements_untraced";
+    public const string RequirementsUncovered = "requirements_uncovered";
+
     public static bool EndsStream(string type) => type is JobCompleted or JobFailed or JobRejected or JobCanceled;
 }

@@ -101,8 +101,8 @@ public sealed class StageLedger
     /// already completed changes nothing. Returns false when the result was discarded. Committed
     /// with the other results that arrive meanwhile (group commit).
     /// </summary>
-    public Task<bool> CompleteStageAsync(TaskMessage task, string content) =>
-        _completions.RunAsync(new StageResult(task, content));
+    public Task<bool> CompleteStageAsync(TaskMessage task, StageOutput output) =>
+        _completions.RunAsync(new StageResult(task, output));
 
     /// <summary>The results of a batch (distinct jobs): one transaction, a few statements for all.</summary>
     private Task<bool[]> CompleteStagesAsync(IReadOnlyList<(StageResult Item, Caller Caller)> calls) =>
@@ -128,7 +128,7 @@ public sealed class StageLedger
                 new
                 {
                     jobIds = valid.Select(i => results[i].Task.JobId).ToArray(), stages = valid.Select(i => results[i].Task.Stage).ToArray(),
-                    taskIds = valid.Select(i => results[i].Task.TaskId).ToArray(), contents = valid.Select(i => results[i].Content).ToArray(),
+                    taskIds = valid.Select(i => results[i].Task.TaskId).ToArray(), contents = valid.Select(i => results[i].Output.Content).ToArray(),
                     contentTypes = valid.Select(i => Pipeline.ByName[results[i].Task.Stage].ContentType).ToArray(), movingOn,
                 }, changes[0].Transaction))
             {
@@ -144,6 +144,10 @@ public sealed class StageLedger
                     continue;
                 }
                 committed[i] = true;
+                foreach (var note in results[i].Output.Notes)
+                {
+                    change.AddEvent(note.Type, task.Stage, note.Payload);
+                }
                 change.AddEvent(JobEventTypes.StageCompleted, task.Stage, new { version, agent_type = Pipeline.ByName[task.Stage].AgentType });
                 if (task.Stage == Pipeline.Prd)
                 {
@@ -239,5 +243,5 @@ public sealed class StageLedger
             new { task.JobId, task.Stage, task.TaskId }, ct);
 
     /// <summary>What a stage's task produced, to be committed.</summary>
-    private sealed record StageResult(TaskMessage Task, string Content);
+    private sealed record StageResult(TaskMessage Task, StageOutput Output);
 }

@@ -79,7 +79,7 @@ public static class DispatchBench
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
-                (_, ids[i]) = await commands.CreateAsync($"bench {i}", "A small internal tool that lists invoices.", "{}", null, false, CancellationToken.None);
+                ids[i] = (await commands.CreateAsync($"bench {i}", "A small internal tool that lists invoices.", "{}", null, false, idempotency: null, CancellationToken.None)).JobId;
             }
         }));
         return ids;

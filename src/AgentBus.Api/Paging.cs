@@ -1,6 +1,9 @@
 namespace AgentBus.Api;
 
-/// <summary>limit and offset of every list endpoint.</summary>
+/// <summary>
+/// limit of every list endpoint, and offset where a list still pages by offset (/api/keys). The
+/// lists of jobs and projects page by keyset instead (before=next_before), with offset 0 only.
+/// </summary>
 public static class Paging
 {
     public const int DefaultLimit = 20;

@@ -13,8 +13,11 @@ builder.AddServiceDefaults(component);
 builder.AddAgentBusJobs(component);
 builder.Services.AddOpenApi(o => o.AddDocumentTransformer<AgentBus.Api.ApiDocument>());
 builder.Services.AddExceptionHandler<AgentBus.Api.BadRequestHandler>();
-builder.Services.AddAgentBusAuth(builder.Configuration);
+builder.Services.AddAgentBusAuth(builder.Configuration, builder.Environment);
 builder.Services.AddAgentBusRateLimits(builder.Configuration);
+builder.Services.AddOptions<AgentBus.Api.Jobs.EventStreamOptions>().BindConfiguration(AgentBus.Api.Jobs.EventStreamOptions.Section)
+    .Validate(o => o.MaxPerCaller >= 1, $"{AgentBus.Api.Jobs.EventStreamOptions.Section}:MaxPerCaller must be 1 or more.").ValidateOnStart();
+builder.Services.AddSingleton<AgentBus.Api.Jobs.EventStreamSlots>();
 // Requirements are capped at 100,000 characters: 1 MiB is ample; more is refused with 413.
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = AgentBus.Api.BadRequestHandler.MaxBodyBytes);
 // Outside Development a body over the limit reaches no exception handler: the endpoint only sets
@@ -34,6 +37,9 @@ builder.Services.PostConfigure<ProblemDetailsOptions>(o =>
 });
 
 var app = builder.Build();
+// Counted first, so that what the exception handler, authentication and the limits answer (401,
+// 403, 413, 415, 429, 500) is counted too: an attack is what operators most need to see.
+app.UseAgentBusHttpMetrics();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 // The limiter partitions by the authenticated caller, so it runs after authentication; and before
@@ -42,10 +48,10 @@ app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
 app.UseUtf8RequestBodies();
-app.UseAgentBusHttpMetrics();
 app.MapDefaultEndpoints();
-app.MapOpenApi();
-app.MapScalarApiReference("/docs");
+// The API's description is public (the one part besides probes and metrics): clients read it first.
+app.MapOpenApi().AllowAnonymous();
+app.MapScalarApiReference("/docs").AllowAnonymous();
 app.MapProjectsApi();
 app.MapJobsApi();
 app.MapGpuApi();

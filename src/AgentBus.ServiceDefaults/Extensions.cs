@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,6 +118,7 @@ public static class Extensions
     private static void AddReadiness(this IHostApplicationBuilder builder)
     {
         builder.Services.AddHealthChecks();
+        builder.Services.AddSingleton<ReadinessProbe>();
         builder.Services.Configure<HealthCheckPublisherOptions>(o =>
         {
             o.Delay = TimeSpan.FromSeconds(1);
@@ -126,15 +126,18 @@ public static class Extensions
         });
     }
 
-    /// <summary>Health and metrics endpoints, in every environment: Kubernetes probes need them.</summary>
+    /// <summary>
+    /// Health and metrics endpoints, in every environment: Kubernetes probes and Prometheus need
+    /// them, without credentials (the only endpoints a service opens to anyone, by name).
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         app.MapGet(LivenessPath, () => TypedResults.Ok(new LivenessResponse("healthy", DateTimeOffset.UtcNow.ToUnixTimeSeconds())))
-            .ExcludeFromDescription();
-        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions { ResponseWriter = ReadinessResponse.WriteAsync });
+            .ExcludeFromDescription().AllowAnonymous();
+        app.MapGet(ReadinessPath, ReadinessResponse.AnswerAsync).ExcludeFromDescription().AllowAnonymous();
         if (TelemetryEnabled(app.Configuration))
         {
-            app.MapPrometheusScrapingEndpoint(MetricsPath);
+            app.MapPrometheusScrapingEndpoint(MetricsPath).AllowAnonymous();
         }
         return app;
     }

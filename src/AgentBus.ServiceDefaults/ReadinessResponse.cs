@@ -4,10 +4,22 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>The body of /health/ready: ready or not, and each check with the failing ones named.</summary>
+/// <summary>
+/// /health/ready: 200 ready or 503 not, and each check with the failing ones named. A failing
+/// check says what failed in a few words (its description), never an exception's text: that
+/// goes to the logs, not to an anonymous caller.
+/// </summary>
 public static class ReadinessResponse
 {
-    public static Task WriteAsync(HttpContext context, HealthReport report)
+    public static async Task AnswerAsync(HttpContext context, ReadinessProbe probe)
+    {
+        var report = await probe.ReportAsync();
+        context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+        context.Response.Headers.CacheControl = "no-store, no-cache";
+        await WriteAsync(context, report);
+    }
+
+    private static Task WriteAsync(HttpContext context, HealthReport report)
     {
         var ready = report.Status != HealthStatus.Unhealthy;
         var body = new
@@ -19,7 +31,7 @@ public static class ReadinessResponse
             {
                 status = e.Value.Status == HealthStatus.Healthy ? "healthy" : "unhealthy",
                 duration_ms = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
-                error = e.Value.Status == HealthStatus.Healthy ? null : e.Value.Description ?? e.Value.Exception?.Message,
+                error = e.Value.Status == HealthStatus.Healthy ? null : e.Value.Description ?? "unhealthy",
             }),
         };
         context.Response.ContentType = "application/json";

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using AgentBus.Api.Security;
 using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Store;
@@ -11,20 +12,36 @@ namespace AgentBus.Api.Jobs;
 /// GET /api/jobs/{job_id}/events: replays the job's events after Last-Event-ID from Postgres, then
 /// streams live ones. Live events come over Redis; a gap in the per-job sequence, or a quiet
 /// spell, sends the stream back to Postgres, so every client gets every event, in order, once.
+/// A stream ends with its job (its terminal event, or its status re-read), when the client goes,
+/// and when the api shuts down; each caller holds at most AgentBus:EventStreams:MaxPerCaller.
 /// </summary>
 public static class JobEventStream
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Resync = TimeSpan.FromSeconds(5);
 
-    public static async Task<IResult> Stream(Guid job_id, HttpContext context, JobQueries queries, JobEventBus bus, CancellationToken ct)
+    public static async Task<IResult> Stream(Guid job_id, HttpContext context, JobQueries queries, JobEventBus bus, EventStreamSlots slots,
+        IHostApplicationLifetime lifetime, CancellationToken requestAborted)
     {
-        if (await queries.GetJobAsync(job_id, ct) is not { } job)
+        var job = await queries.GetJobAsync(job_id, requestAborted);
+        if (job is null)
         {
             return Problems.NotFound("job", job_id);
         }
+        using var slot = slots.TryTake(Roles.Actor(context.User));
+        if (slot is null)
+        {
+            return TooMany(context);
+        }
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
         var lastEventId = context.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? context.Request.Query["last_event_id"].FirstOrDefault();
         var last = int.TryParse(lastEventId, out var seq) && seq >= 0 ? seq : 0;
+        if (last > 0)
+        {
+            // An id beyond the job's last event (a stale or made-up one) would hold back every event to come.
+            last = Math.Min(last, await queries.LastEventSeqAsync(job_id, ct));
+        }
 
         var response = await StartAsync(context, ct);
 
@@ -38,7 +55,8 @@ public static class JobEventStream
             {
                 if (DateTime.UtcNow - lastSync >= Resync)
                 {
-                    foreach (var e in await queries.GetEventsAsync(job_id, last, ct))
+                    var missed = await queries.GetEventsAsync(job_id, last, ct);
+                    foreach (var e in missed)
                     {
                         (last, lastWrite) = (await WriteAsync(response, e, ct), DateTime.UtcNow);
                         if (JobEventTypes.EndsStream(e.Type))
@@ -46,10 +64,15 @@ public static class JobEventStream
                             return Results.Empty;
                         }
                     }
-                    lastSync = DateTime.UtcNow;
-                    if (JobStatus.IsTerminal(job.Status))
+                    // Quiet: the job may have ended (or gone) since it was read; nothing more would come.
+                    if (missed.Count == 0 && lastSync != DateTime.MinValue)
                     {
-                        return Results.Empty; // ended before this client asked: nothing more will come
+                        job = await queries.GetJobAsync(job_id, ct);
+                    }
+                    lastSync = DateTime.UtcNow;
+                    if (job is null || JobStatus.IsTerminal(job.Status))
+                    {
+                        return Results.Empty;
                     }
                 }
 
@@ -81,17 +104,32 @@ public static class JobEventStream
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the api is stopping.
         }
         return Results.Empty;
+    }
+
+    private static IResult TooMany(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many event streams",
+            detail: "This caller holds as many open event streams as it may; close one (or wait for a job to end) first.");
     }
 
     /// <summary>
     /// GET /api/events: every job's events as they happen, live only (no replay: a client that
     /// missed some reads the jobs again). The jobs list uses it to know when to refresh.
     /// </summary>
-    public static async Task<IResult> StreamAll(HttpContext context, JobEventBus bus, CancellationToken ct)
+    public static async Task<IResult> StreamAll(HttpContext context, JobEventBus bus, EventStreamSlots slots, IHostApplicationLifetime lifetime,
+        CancellationToken requestAborted)
     {
+        using var slot = slots.TryTake(Roles.Actor(context.User));
+        if (slot is null)
+        {
+            return TooMany(context);
+        }
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var ct = stopping.Token;
         // Listening before the headers go out: a client that acts once it has them misses nothing.
         var live = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(1_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
         await using var listening = await bus.ListenAsync(JobEventBus.AllJobs, live);

@@ -1,4 +1,8 @@
+using System.ComponentModel;
+using System.Globalization;
 using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using AgentBus.Api.Security;
 using AgentBus.Jobs;
@@ -15,11 +19,22 @@ public static class ProjectsApi
     public const int MaxRequirements = 100_000;
     public const int MaxMetadataBytes = 16_384;
 
+    /// <summary>The request header that makes a submission safe to retry.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>Set (to true) on the answer to a request whose Idempotency-Key had already created its project.</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
+
+    public const int MaxIdempotencyKey = 255;
+
     public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/projects").WithTags("Projects").RequireAuthorization(Roles.Viewer);
-        group.MapPost("", CreateProject).RequireAuthorization(Roles.Operator).WithName("CreateProject").WithSummary("Submit a project's requirements; starts its job.");
-        group.MapGet("", ListProjects).WithName("ListProjects").WithSummary("Projects, newest first, each with its latest job.");
+        group.MapPost("", CreateProject).RequireAuthorization(Roles.Operator).WithName("CreateProject")
+            .WithSummary("Submit a project's requirements; starts its job. Safe to retry with an Idempotency-Key.")
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("", ListProjects).WithName("ListProjects")
+            .WithSummary("Projects, newest first, each with its latest job; page with before=next_before (total on the first page only).");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
         group.MapPatch("/{project_id}", UpdateProject).RequireAuthorization(Roles.Admin).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
         group.MapPost("/{project_id}/jobs", Rerun).RequireAuthorization(Roles.Operator).WithName("RerunProject")
@@ -29,22 +44,61 @@ public static class ProjectsApi
         return app;
     }
 
-    public static async Task<Results<Created<ProjectCreated>, ValidationProblem>> CreateProject(CreateProjectRequest request, JobCommands commands, CancellationToken ct)
+    public static async Task<Results<Created<ProjectCreated>, ValidationProblem, ProblemHttpResult>> CreateProject(
+        CreateProjectRequest request, JobCommands commands, ClaimsPrincipal user, HttpResponse response, CancellationToken ct,
+        [FromHeader(Name = IdempotencyKeyHeader)]
+        [Description("Makes the submission safe to retry: 1 to 255 letters, digits and - _ . : ~ (a UUID is fine; an RFC 8941 quoted string is "
+            + "accepted too). For 24 hours the same key from the same caller with the same request answers what the first request did "
+            + "(201, the same body and Location, header Idempotent-Replayed: true) and starts no second job; with another request it answers 422.")]
+        string? idempotencyKey = null)
     {
         var metadata = request.Metadata is { ValueKind: not JsonValueKind.Null and not JsonValueKind.Undefined } m ? m.GetRawText() : "{}";
+        var key = idempotencyKey is null ? null : Unquoted(idempotencyKey);
         var check = new Validator()
             .Text(request.Name, "name", MaxName)
             .Text(request.Requirements, "requirements", MaxRequirements)
             .Require(request.Metadata is null || request.Metadata.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "metadata", "must be a JSON object")
             .Require(metadata.Length <= MaxMetadataBytes, "metadata", $"must be at most {MaxMetadataBytes} bytes")
             .Require(request.Metadata is not { } md || Storable(md), "metadata", "must not contain NUL characters (\\u0000) or unpaired surrogates")
-            .Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000");
+            .Require(request.BudgetUsd is null or (>= 0 and <= 1_000_000), "budget_usd", "must be between 0 and 1000000")
+            .Require(key is null || ValidKey(key), IdempotencyKeyHeader, $"must be 1 to {MaxIdempotencyKey} letters, digits and - _ . : ~");
         if (!check.Ok)
         {
             return Problems.Invalid(check.Errors);
         }
-        var (projectId, jobId) = await commands.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, ct);
-        return TypedResults.Created($"/api/projects/{projectId}", new ProjectCreated(projectId, jobId, JobStatus.Queued));
+        var idempotency = key is null ? null : new IdempotencyKey(Roles.Actor(user), key, RequestHash(request, metadata));
+        var created = await commands.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, idempotency, ct);
+        switch (created.Outcome)
+        {
+            case CreationOutcome.KeyReused:
+                return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key already used",
+                    detail: $"This {IdempotencyKeyHeader} was used with a different request in the last {(int)IdempotencyKey.Lifetime.TotalHours} hours; "
+                        + "nothing was created. Send a new key with a new request.");
+            case CreationOutcome.Replayed:
+                response.Headers[IdempotentReplayedHeader] = "true";
+                break;
+        }
+        return TypedResults.Created($"/api/projects/{created.ProjectId}", new ProjectCreated(created.ProjectId, created.JobId, JobStatus.Queued));
+    }
+
+    /// <summary>An RFC 8941 string ("...") as the draft Idempotency-Key header defines it, or the bare key most clients send.</summary>
+    private static string Unquoted(string value) =>
+        value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
+
+    private static bool ValidKey(string key) =>
+        key.Length is >= 1 and <= MaxIdempotencyKey && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':' or '~');
+
+    /// <summary>
+    /// What makes two submissions the same request: every field as it would be stored (metadata
+    /// compacted, the budget without trailing zeros), in a JSON array so no two differ only in how
+    /// they were split; SHA-256, hex.
+    /// </summary>
+    private static string RequestHash(CreateProjectRequest request, string metadata)
+    {
+        var compactMetadata = JsonSerializer.Serialize(JsonSerializer.Deserialize<JsonElement>(metadata));
+        var budget = request.BudgetUsd?.ToString("0.############################", CultureInfo.InvariantCulture);
+        var fields = JsonSerializer.Serialize(new object?[] { request.Name, request.Requirements, compactMetadata, budget, request.RequiresGpu });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(fields)));
     }
 
     /// <summary>
@@ -71,18 +125,22 @@ public static class ProjectsApi
     }
 
     public static async Task<Results<Ok<ProjectList>, ValidationProblem>> ListProjects(JobQueries queries, CancellationToken ct,
-        [FromQuery] int limit = Paging.DefaultLimit, [FromQuery] int offset = 0)
+        [FromQuery] Guid? before = null, [FromQuery] int limit = Paging.DefaultLimit, [FromQuery] int offset = 0)
     {
-        var check = Paging.Check(limit, offset);
+        // offset stays accepted as 0 (the first page) for clients of the limit/offset list; any other
+        // offset is refused rather than ignored, so no client loops over its first page.
+        var check = Paging.Check(limit, 0)
+            .Require(offset == 0, "offset", "must be 0: page with before=<next_before of the previous page> instead of an offset");
         if (!check.Ok)
         {
             return Problems.Invalid(check.Errors);
         }
-        var (items, total) = await queries.ListProjectsAsync(limit, offset, ct);
+        var rows = await queries.ListProjectsAsync(before, limit, ct);
+        long? total = before is null ? await queries.CountProjectsAsync(ct) : null;
         return TypedResults.Ok(new ProjectList(
-            items.Select(i => new ProjectListItem(i.Project.ProjectId, i.Project.Name, i.Project.BudgetUsd, i.Project.CreatedAt,
-                i.Job is { } j ? new JobSummary(j.JobId, j.Status, j.Stage, j.CreatedAt, j.UpdatedAt, j.CompletedAt) : null)).ToList(),
-            total, limit, offset));
+            rows.Select(p => new ProjectListItem(p.ProjectId, p.Name, p.BudgetUsd, p.CreatedAt,
+                p.JobId is { } jobId ? new JobSummary(jobId, p.JobStatus!, p.JobStage, p.JobCreatedAt!.Value, p.JobUpdatedAt!.Value, p.JobCompletedAt) : null)).ToList(),
+            limit, rows.Count == limit ? rows[^1].ProjectId : null, total));
     }
 
     public static async Task<Results<Ok<ProjectDetail>, ProblemHttpResult>> GetProject(Guid project_id, JobQueries queries, CancellationToken ct)

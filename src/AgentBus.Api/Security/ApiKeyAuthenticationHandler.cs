@@ -20,7 +20,8 @@ public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSc
         }
         var key = values.ToString();
         // A real key is ~50 characters; anything far longer is not worth hashing.
-        if (values.Count != 1 || key.Length is 0 or > 256 || await keys.AuthenticateAsync(key, Context.RequestAborted) is not { } identity)
+        if (values.Count != 1 || key.Length is 0 or > 256
+            || await keys.AuthenticateAsync(key, Context.Connection.RemoteIpAddress?.ToString() ?? "", Context.RequestAborted) is not { } identity)
         {
             return AuthenticateResult.Fail("The API key is not valid.");
         }

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.RateLimiting;
 using AgentBus.Data;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -11,13 +13,33 @@ namespace AgentBus.Api.Security;
 /// <summary>
 /// API keys in Postgres (api_keys, SHA-256 hashes only) behind a short in-memory cache, so that
 /// authenticating a request costs no round trip: a key is looked up at most once per
-/// KeyCacheDuration per replica, unknown keys included. Revoking evicts the key on this replica at
-/// once; other replicas drop it when their cache entry expires.
+/// KeyCacheDuration per replica. Revoking evicts the key on this replica at once; other replicas
+/// drop it when their cache entry expires. What a stranger can make it do is bounded: text that
+/// is not shaped like an issued key is refused without a lookup, unknown keys are remembered in a
+/// cache of their own (so a flood of them cannot evict real keys), and each client address may
+/// cause only so many lookups per second.
 /// </summary>
-public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILogger<ApiKeyStore> logger) : IDisposable
+public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOptions<RateLimitOptions> limits, ILogger<ApiKeyStore> logger) : IDisposable
 {
-    // Its own bounded cache: a flood of made-up keys cannot grow it without limit.
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly MemoryCache _unknown = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+    private static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(2);
+
+    // Lookups per client address: the address bucket of the rate limits, taken before the lookup.
+    private readonly PartitionedRateLimiter<string> _lookups = PartitionedRateLimiter.Create<string, string>(address =>
+        RateLimitPartition.GetTokenBucketLimiter(address, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = limits.Value.PerAddress.Burst,
+            TokensPerPeriod = limits.Value.PerAddress.PermitsPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+
+    private static readonly SearchValues<char> Base64UrlAlphabet = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    /// <summary>abk_ and 32 random bytes in unpadded base64url.</summary>
+    public const int KeyLength = 4 + 43;
 
     public const string Prefix = "abk_";
     private const int DisplayPrefixLength = 12;
@@ -28,28 +50,49 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
 
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    /// <summary>The key's identity, or null when it is unknown or revoked.</summary>
-    public async ValueTask<ApiKeyIdentity?> AuthenticateAsync(string key, CancellationToken ct)
+    /// <summary>Whether the text has the shape of a key this store issues (prefix, length, alphabet).</summary>
+    public static bool IsWellFormed(string key) =>
+        key.Length == KeyLength && key.StartsWith(Prefix, StringComparison.Ordinal) && !key.AsSpan(Prefix.Length).ContainsAnyExcept(Base64UrlAlphabet);
+
+    /// <summary>
+    /// The key's identity; null when it is unknown, revoked, malformed, or when <paramref name="address"/>
+    /// has used up its lookups (a real key that is cached still passes: it costs no lookup).
+    /// </summary>
+    public async ValueTask<ApiKeyIdentity?> AuthenticateAsync(string key, string address, CancellationToken ct)
     {
         var hash = Hash(key);
         if (_adminHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminHash))
         {
             return new ApiKeyIdentity("key:bootstrap", Roles.Admin, null);
         }
-        var cacheKey = CacheKey(hash);
-        if (!_cache.TryGetValue(cacheKey, out CachedKey? cached))
-        {
-            var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
-                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
-            // Unknown keys are cached too: a client retrying a wrong key must not reach Postgres each time.
-            cached = new CachedKey(row is not null && CryptographicOperations.FixedTimeEquals(row.KeyHash, hash) ? row : null);
-            _cache.Set(cacheKey, cached, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
-        }
-        if (cached!.Key is not { } stored)
+        if (!IsWellFormed(key))
         {
             return null;
         }
-        TouchLastUsed(stored.Id);
+        var cacheKey = CacheKey(hash);
+        if (!_cache.TryGetValue(cacheKey, out StoredKey? stored))
+        {
+            if (_unknown.TryGetValue(cacheKey, out _))
+            {
+                return null;
+            }
+            using var lease = _lookups.AttemptAcquire(address);
+            if (!lease.IsAcquired)
+            {
+                return null;
+            }
+            var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
+                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
+            if (row is null || !CryptographicOperations.FixedTimeEquals(row.KeyHash, hash))
+            {
+                // Remembered briefly and apart: a client retrying a wrong key does not reach Postgres each time.
+                _unknown.Set(cacheKey, true, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = UnknownFor, Size = 1 });
+                return null;
+            }
+            stored = row;
+            _cache.Set(cacheKey, stored, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
+        }
+        TouchLastUsed(stored!.Id);
         return new ApiKeyIdentity($"key:{stored.Id}", stored.Role, stored.Id);
     }
 
@@ -110,7 +153,12 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         });
     }
 
-    public void Dispose() => _cache.Dispose();
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _unknown.Dispose();
+        _lookups.Dispose();
+    }
 
     private static string CacheKey(byte[] hash) => "api-key:" + Convert.ToHexString(hash);
 
@@ -122,6 +170,4 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, ILog
         public string Role { get; init; } = "";
         public byte[] KeyHash { get; init; } = [];
     }
-
-    private sealed record CachedKey(StoredKey? Key);
 }

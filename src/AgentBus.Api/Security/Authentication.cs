@@ -14,16 +14,12 @@ public static class Authentication
     /// API keys (X-Api-Key) and JWTs (Authorization: Bearer) on every route: a policy scheme picks
     /// the key handler when the header is there, else the bearer handler. One policy per role.
     /// </summary>
-    public static IServiceCollection AddAgentBusAuth(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddAgentBusAuth(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
         var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new();
-        if (auth.AdminApiKey is { Length: > 0 and < 16 })
+        if (Problems(auth, environment.IsDevelopment()).FirstOrDefault() is { } problem)
         {
-            throw new InvalidOperationException($"{AuthOptions.Section}:AdminApiKey must be at least 16 characters.");
-        }
-        if (auth.KeyCacheDuration <= TimeSpan.Zero || auth.KeyCacheDuration > TimeSpan.FromSeconds(30))
-        {
-            throw new InvalidOperationException($"{AuthOptions.Section}:KeyCacheDuration must be above 0 and at most 30 s.");
+            throw new InvalidOperationException(problem);
         }
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
         services.AddSingleton<ApiKeyStore>();
@@ -36,10 +32,37 @@ public static class Authentication
             .AddJwtBearer(o => ConfigureJwt(o, auth.Jwt));
 
         services.AddAuthorizationBuilder()
+            // Every endpoint needs a caller unless it says otherwise: the probes, /metrics and the
+            // API's own description are marked AllowAnonymous where they are mapped. Requests that
+            // match no endpoint are refused too, so a stranger learns nothing about the routes.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(Roles.Viewer, p => p.RequireRole(Roles.AtLeast(Roles.Viewer)))
             .AddPolicy(Roles.Operator, p => p.RequireRole(Roles.AtLeast(Roles.Operator)))
             .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.AtLeast(Roles.Admin)));
         return services;
+    }
+
+    /// <summary>Settings refused at start-up, first problem first.</summary>
+    public static IEnumerable<string> Problems(AuthOptions auth, bool development)
+    {
+        if (auth.AdminApiKey is { Length: > 0 and < 16 })
+        {
+            yield return $"{AuthOptions.Section}:AdminApiKey must be at least 16 characters.";
+        }
+        if (auth.KeyCacheDuration <= TimeSpan.Zero || auth.KeyCacheDuration > TimeSpan.FromSeconds(30))
+        {
+            yield return $"{AuthOptions.Section}:KeyCacheDuration must be above 0 and at most 30 s.";
+        }
+        if (!string.IsNullOrEmpty(auth.Jwt.SigningKey) && Encoding.UTF8.GetByteCount(auth.Jwt.SigningKey) < 32)
+        {
+            // RFC 7518: an HS256 key is at least as long as the hash, 256 bits.
+            yield return $"{AuthOptions.Section}:Jwt:SigningKey must be at least 32 bytes (256 bits) for HS256.";
+        }
+        if (!development && auth.Jwt.Authority is { } authority && !string.IsNullOrWhiteSpace(authority)
+            && !authority.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            yield return $"{AuthOptions.Section}:Jwt:Authority must be an https:// URL outside Development: its signing keys are fetched from it.";
+        }
     }
 
     private static void ConfigureJwt(JwtBearerOptions o, JwtOptions jwt)
@@ -57,6 +80,8 @@ public static class Authentication
             ValidateIssuer = true,
             ValidateLifetime = true,
             RequireExpirationTime = true,
+            // alg "none" and unsigned tokens never pass (the library's default, stated).
+            RequireSignedTokens = true,
             ClockSkew = TimeSpan.FromSeconds(30),
         };
         if (!jwt.Configured)
@@ -86,7 +111,15 @@ public static class Authentication
                     context.Fail("The token has no subject.");
                     return Task.CompletedTask;
                 }
-                // The rate limiter's partition and created_by of keys this caller creates.
+                // The rate limiter's partition and created_by of keys this caller creates: ours alone,
+                // so a token carrying its own copy cannot choose its bucket or its name.
+                foreach (var identity in context.Principal.Identities)
+                {
+                    foreach (var forged in identity.FindAll(Roles.CallerClaim).ToList())
+                    {
+                        identity.RemoveClaim(forged);
+                    }
+                }
                 ((ClaimsIdentity)context.Principal.Identity!).AddClaim(new Claim(Roles.CallerClaim, "jwt:" + subject));
                 return Task.CompletedTask;
             },

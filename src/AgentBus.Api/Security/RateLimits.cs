@@ -18,6 +18,8 @@ public static class RateLimits
         {
             throw new InvalidOperationException($"{RateLimitOptions.Section}: PermitsPerSecond and Burst must be 1 or more.");
         }
+        // The address bucket's settings also bound the key lookups per address (ApiKeyStore).
+        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         return services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>

@@ -39,7 +39,8 @@ public static partial class AgentAnswers
     public static AnswerCheck Check(StageWork work, ChatResponse response, int maxOutputTokens)
     {
         var agentType = work.Stage.AgentType;
-        var text = response.Text;
+        // Postgres text cannot hold U+0000: a model that emits it loses that character, not the stage.
+        var text = response.Text.Replace("\0", "", StringComparison.Ordinal);
         if (response.FinishReason == ChatFinishReason.Length)
         {
             return AnswerCheck.Problem($"the answer was cut off at the output limit of {maxOutputTokens} tokens");

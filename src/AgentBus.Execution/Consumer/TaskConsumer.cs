@@ -172,7 +172,7 @@ public sealed partial class TaskConsumer(
             Processed(delivery, "budget_stopped");
             LogBudgetStop(task.Stage, e.Message);
         }
-        catch (Exception e) when (work is not null && !IsInfrastructure(e))
+        catch (Exception e) when (work is not null && !Outage.Is(e))
         {
             var provider = LlmProviderException.Find(e);
             var (code, message) = timeout.IsCancellationRequested
@@ -181,7 +181,7 @@ public sealed partial class TaskConsumer(
             Executed(work, "failed", started);
             await FailAsync(delivery, task, work, code, message, retryable: provider?.Retryable ?? e is not ContextWindowExceededException);
         }
-        catch (Exception e) when (IsInfrastructure(e))
+        catch (Exception e) when (Outage.Is(e))
         {
             // Infrastructure trouble: leave the entry pending; its lease lapses and it is retried.
             metrics.RecordError(e is NpgsqlException ? "postgres_unavailable" : "redis_unavailable");
@@ -238,7 +238,7 @@ public sealed partial class TaskConsumer(
                 }
                 metrics.JobsActive = await queries.CountActiveJobsAsync(stoppingToken);
             }
-            catch (Exception e) when (IsInfrastructure(e))
+            catch (Exception e) when (Outage.Is(e))
             {
                 LogInfrastructure(e.GetType().Name, e.Message);
             }
@@ -278,7 +278,7 @@ public sealed partial class TaskConsumer(
                 await action();
                 return;
             }
-            catch (Exception e) when (IsInfrastructure(e) && !ct.IsCancellationRequested)
+            catch (Exception e) when (Outage.Is(e) && !ct.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
             }
@@ -293,8 +293,6 @@ public sealed partial class TaskConsumer(
 
     private void Processed(Delivery delivery, string status) =>
         metrics.TasksProcessed.Add(1, new("queue_name", delivery.Queue), new("status", status));
-
-    private static bool IsInfrastructure(Exception e) => e is NpgsqlException or RedisException or RedisTimeoutException;
 
     private static string ErrorType(Exception e) => e switch
     {

@@ -1,6 +1,7 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
+using AgentBus.Telemetry;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace AgentBus.Events;
@@ -8,15 +9,19 @@ namespace AgentBus.Events;
 /// <summary>
 /// Live job events over one Redis channel. Each process subscribes once and fans events out to
 /// its local listeners, each with its own buffer, so every listener gets every event (Redis
-/// pub/sub is fire-and-forget: listeners also re-read Postgres, see the SSE endpoint).
+/// pub/sub is fire-and-forget: listeners also re-read Postgres, see the SSE endpoint). A job's
+/// entry goes when its last listener does, so streams opened and closed leave nothing behind.
 /// </summary>
-public sealed class JobEventBus(IConnectionMultiplexer redis)
+public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMetrics metrics, ILogger<JobEventBus> logger)
 {
     public static readonly RedisChannel Channel = RedisChannel.Literal("agentbus:events");
     public static readonly RedisChannel ControlChannel = RedisChannel.Literal("agentbus:job-control");
 
-    private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Channel<JobEvent>, byte>> _listeners = new();
-    private int _subscribed;
+    // Guarded by _lock: adding to a job's set and removing the emptied set must not interleave.
+    private readonly Dictionary<Guid, HashSet<Channel<JobEvent>>> _listeners = [];
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _subscribing = new(1, 1);
+    private volatile bool _subscribed;
 
     public async Task PublishAsync(IEnumerable<JobEvent> events)
     {
@@ -31,43 +36,94 @@ public sealed class JobEventBus(IConnectionMultiplexer redis)
     /// <summary>The key of listeners that want the events of every job (the jobs list's live updates).</summary>
     public static readonly Guid AllJobs = Guid.Empty;
 
-    /// <summary>Delivers the job's live events to <paramref name="sink"/>, or every job's for <see cref="AllJobs"/>.</summary>
+    /// <summary>
+    /// Delivers the job's live events to <paramref name="sink"/>, or every job's for <see cref="AllJobs"/>.
+    /// When Redis cannot be subscribed to now, the listener is kept and the next call tries again:
+    /// meanwhile a stream has only what it re-reads from Postgres.
+    /// </summary>
     public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
     {
-        if (Interlocked.Exchange(ref _subscribed, 1) == 0)
+        lock (_lock)
         {
-            await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) =>
+            if (!_listeners.TryGetValue(jobId, out var sinks))
             {
-                var e = JsonSerializer.Deserialize<JobEvent>((string)message!);
-                if (e is null)
+                _listeners[jobId] = sinks = [];
+            }
+            sinks.Add(sink);
+            metrics.ListenedJobs = _listeners.Count;
+        }
+        await EnsureSubscribedAsync();
+        return new Listener(this, jobId, sink);
+    }
+
+    private async Task EnsureSubscribedAsync()
+    {
+        if (_subscribed)
+        {
+            return;
+        }
+        await _subscribing.WaitAsync();
+        try
+        {
+            if (!_subscribed)
+            {
+                await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) => Deliver((string)message!));
+                _subscribed = true;
+            }
+        }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        {
+            LogSubscribeFailed(e.Message);
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
+    }
+
+    private void Deliver(string message)
+    {
+        if (JsonSerializer.Deserialize<JobEvent>(message) is not { } e)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            foreach (var key in (ReadOnlySpan<Guid>)[e.JobId, AllJobs])
+            {
+                if (_listeners.TryGetValue(key, out var sinks))
                 {
-                    return;
-                }
-                foreach (var key in (ReadOnlySpan<Guid>)[e.JobId, AllJobs])
-                {
-                    if (_listeners.TryGetValue(key, out var sinks))
+                    foreach (var listener in sinks)
                     {
-                        foreach (var listener in sinks.Keys)
-                        {
-                            listener.Writer.TryWrite(e);
-                        }
+                        listener.Writer.TryWrite(e);
                     }
                 }
-            });
+            }
         }
-        _listeners.GetOrAdd(jobId, _ => new())[sink] = 0;
-        return new Listener(this, jobId, sink);
+    }
+
+    private void Remove(Guid jobId, Channel<JobEvent> sink)
+    {
+        lock (_lock)
+        {
+            if (_listeners.TryGetValue(jobId, out var sinks) && sinks.Remove(sink) && sinks.Count == 0)
+            {
+                _listeners.Remove(jobId);
+            }
+            metrics.ListenedJobs = _listeners.Count;
+        }
     }
 
     private sealed class Listener(JobEventBus bus, Guid jobId, Channel<JobEvent> sink) : IAsyncDisposable
     {
         public ValueTask DisposeAsync()
         {
-            if (bus._listeners.TryGetValue(jobId, out var sinks))
-            {
-                sinks.TryRemove(sink, out _);
-            }
+            bus.Remove(jobId, sink);
             return ValueTask.CompletedTask;
         }
     }
+
+    [LoggerMessage(EventId = 310, EventName = "event_bus_subscribe_failed", Level = LogLevel.Warning,
+        Message = "Subscribing to live job events failed ({Error}); streams read Postgres meanwhile and the next stream tries again")]
+    private partial void LogSubscribeFailed(string error);
 }

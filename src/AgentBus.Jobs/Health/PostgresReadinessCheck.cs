@@ -16,7 +16,8 @@ internal sealed class PostgresReadinessCheck(NpgsqlDataSource dataSource) : IHea
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
         {
-            return HealthCheckResult.Unhealthy($"postgres: {e.GetType().Name}: {e.Message}");
+            // The type names the failure; the message (hosts, ports) goes to the logs with the exception.
+            return HealthCheckResult.Unhealthy($"postgres: {e.GetType().Name}", e);
         }
     }
 }

@@ -6,6 +6,7 @@ using AgentBus.Routing;
 using AgentBus.Spend;
 using AgentBus.Telemetry;
 using Dapper;
+using Npgsql;
 
 namespace AgentBus.Store;
 
@@ -20,7 +21,7 @@ public sealed class JobCommands
     private readonly JobTransactions _transactions;
     private readonly AgentBusMetrics _metrics;
     // Creations that arrive while another batch commits go together in the next (group commit).
-    private readonly GroupCommit<NewProject, bool> _creations;
+    private readonly GroupCommit<NewProject, ProjectCreation> _creations;
 
     internal JobCommands(Database db, JobTransactions transactions, AgentBusMetrics metrics)
     {
@@ -30,14 +31,28 @@ public sealed class JobCommands
 
     /// <summary>
     /// Project, job, its stage runs, its routing, the first task and the job_created event: one
-    /// transaction, shared with the creations that arrive while another batch commits.
+    /// transaction, shared with the creations that arrive while another batch commits. With an
+    /// <paramref name="idempotency"/> key, the key is claimed in that transaction (idempotency_keys,
+    /// primary key caller and key), so of several calls with one key, on any replicas and at the
+    /// same moment, exactly one creates; the others answer its project and job (Replayed), or
+    /// KeyReused when their request differs from the one the key was first used with. A key counts
+    /// for <see cref="IdempotencyKey.Lifetime"/>.
     /// </summary>
-    public async Task<(Guid ProjectId, Guid JobId)> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu, CancellationToken ct)
+    public async Task<ProjectCreation> CreateAsync(string name, string requirements, string metadataJson, decimal? budgetUsd, bool? requiresGpu,
+        IdempotencyKey? idempotency, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu, RerunBy: null);
-        await StartAsync(project);
-        return (project.ProjectId, project.JobId);
+        var project = new NewProject(Guid.CreateVersion7(), Guid.CreateVersion7(), name, requirements, metadataJson, budgetUsd, requiresGpu, RerunBy: null, idempotency);
+        var result = await _creations.RunAsync(project);
+        if (result.Outcome == CreationOutcome.Created)
+        {
+            Counted(project);
+        }
+        else
+        {
+            Activity.Current?.SetTag("idempotency.outcome", result.Outcome == CreationOutcome.Replayed ? "replayed" : "key_reused");
+        }
+        return result;
     }
 
     /// <summary>
@@ -56,19 +71,106 @@ public sealed class JobCommands
     private async Task StartAsync(NewProject project)
     {
         await _creations.RunAsync(project);
+        Counted(project);
+    }
+
+    private void Counted(NewProject project)
+    {
         _metrics.JobsCreated.Add(1);
         Activity.Current?.SetTag("job.id", project.JobId).SetTag("project.id", project.ProjectId);
     }
 
     /// <summary>A job to start, of a new project or, when RerunBy is set, of an existing one.</summary>
     private sealed record NewProject(Guid ProjectId, Guid JobId, string Name, string Requirements, string MetadataJson, decimal? BudgetUsd, bool? RequiresGpu,
-        string? RerunBy);
+        string? RerunBy, IdempotencyKey? Idempotency = null);
 
-    private Task<bool[]> CreateAllAsync(IReadOnlyList<(NewProject Item, Caller Caller)> calls) =>
-        _transactions.ChangesAsync("job_create", async (connection, transaction) =>
+    /// <summary>A row of idempotency_keys: the request a key was first used with and what it created.</summary>
+    internal sealed class KeyClaim
+    {
+        public string Caller { get; init; } = "";
+        public string Key { get; init; } = "";
+        public string RequestHash { get; init; } = "";
+        public Guid ProjectId { get; init; }
+        public Guid JobId { get; init; }
+    }
+
+    /// <summary>
+    /// Claims the batch's keys (each caller's key once, in key order so two batches never wait on
+    /// each other in a circle) and reads back, for each, the request and ids it stands for: this
+    /// batch's own when the key was free or expired, else those of the creation that holds it. A
+    /// claim that meets a key another transaction is inserting waits for it: if that one commits,
+    /// its row is read (a new statement sees it); if it rolls back, this one inserts. DO UPDATE
+    /// (not DO NOTHING) takes over an expired row, and locks a live one until this transaction
+    /// ends, so the cleanup after it cannot delete the row it is about to read. The cleanup then
+    /// deletes up to 100 expired keys, oldest first, skipping any another transaction holds: each
+    /// keyed batch removes more than it adds, so the table keeps about a lifetime of keys.
+    /// </summary>
+    private static async Task<Dictionary<(string Caller, string Key), KeyClaim>> ClaimKeysAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<NewProject> projects)
+    {
+        var claims = projects.Where(p => p.Idempotency is not null).DistinctBy(p => (p.Idempotency!.Caller, p.Idempotency.Key)).ToList();
+        var claim = new SqlStatement(
+            $"""
+            INSERT INTO idempotency_keys (caller, key, request_hash, project_id, job_id, expires_at)
+              SELECT c.caller, c.key, c.request_hash, c.project_id, c.job_id, now() + interval '{(long)IdempotencyKey.Lifetime.TotalSeconds} seconds'
+              FROM unnest(@claimCallers, @claimKeys, @claimHashes, @claimProjectIds, @claimJobIds) AS c(caller, key, request_hash, project_id, job_id)
+              ORDER BY c.caller, c.key
+              ON CONFLICT (caller, key) DO UPDATE
+                SET request_hash = EXCLUDED.request_hash, project_id = EXCLUDED.project_id, job_id = EXCLUDED.job_id,
+                    created_at = now(), expires_at = EXCLUDED.expires_at
+                WHERE idempotency_keys.expires_at < now();
+            DELETE FROM idempotency_keys WHERE (caller, key) IN (
+              SELECT caller, key FROM idempotency_keys WHERE expires_at < now() ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED);
+            SELECT caller, key, request_hash, project_id, job_id FROM idempotency_keys
+              WHERE caller = ANY(@claimCallers) AND key = ANY(@claimKeys)
+            """,
+            new
+            {
+                claimCallers = claims.Select(p => p.Idempotency!.Caller).ToArray(), claimKeys = claims.Select(p => p.Idempotency!.Key).ToArray(),
+                claimHashes = claims.Select(p => p.Idempotency!.RequestHash).ToArray(),
+                claimProjectIds = claims.Select(p => p.ProjectId).ToArray(), claimJobIds = claims.Select(p => p.JobId).ToArray(),
+            });
+        var rows = await connection.QueryAsync<KeyClaim>(new SqlBatch().Add(TransactionSettings.KeyLookupPlans).Add(claim).Command(transaction));
+        return rows.ToDictionary(r => (r.Caller, r.Key));
+    }
+
+    private async Task<ProjectCreation[]> CreateAllAsync(IReadOnlyList<(NewProject Item, Caller Caller)> calls)
+    {
+        var results = new ProjectCreation[calls.Count];
+        List<int> creating = [];
+        await _transactions.ChangesAsync("job_create", async (connection, transaction) =>
         {
+            // Keys first: a call whose key stands for another creation creates nothing.
+            var keys = calls.Any(c => c.Item.Idempotency is not null)
+                ? await ClaimKeysAsync(connection, transaction, [.. calls.Select(c => c.Item)])
+                : null;
+            for (var i = 0; i < calls.Count; i++)
+            {
+                var p = calls[i].Item;
+                if (p.Idempotency is not { } key)
+                {
+                    creating.Add(i);
+                    continue;
+                }
+                var held = keys![(key.Caller, key.Key)];
+                if (held.JobId == p.JobId)
+                {
+                    creating.Add(i);
+                }
+                else
+                {
+                    results[i] = held.RequestHash == key.RequestHash
+                        ? new ProjectCreation(CreationOutcome.Replayed, held.ProjectId, held.JobId)
+                        : new ProjectCreation(CreationOutcome.KeyReused, Guid.Empty, Guid.Empty);
+                }
+            }
+            if (creating.Count == 0)
+            {
+                return [];
+            }
+
             // One round trip; the new job rows come back, so they need no locking read.
-            var projects = calls.Select(c => c.Item).ToList();
+            var projects = creating.Select(i => calls[i].Item).ToList();
             var created = projects.Where(p => p.RerunBy is null).ToList();
             var routings = projects.Select(p => JobRouter.Decide(p.Name, p.Requirements, p.RequiresGpu)).ToList();
             var insert = new SqlStatement(
@@ -88,26 +190,30 @@ public sealed class JobCommands
                     requirements = created.Select(p => p.Requirements).ToArray(), metadata = created.Select(p => p.MetadataJson).ToArray(),
                     budgets = created.Select(p => p.BudgetUsd).ToArray(),
                     projectIds = projects.Select(p => p.ProjectId).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
-                    traceParents = calls.Select(c => c.Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
+                    traceParents = creating.Select(i => calls[i].Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
                     stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                     agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
                 });
-            var batch = new SqlBatch().Add(TransactionSettings.KeyLookupPlans).Add(insert)
+            // The claim (when there was one) already set this transaction's plan settings.
+            var batch = (keys is null ? new SqlBatch().Add(TransactionSettings.KeyLookupPlans) : new SqlBatch()).Add(insert)
                 .Add(JobRouter.Record([.. projects.Select((p, i) => (p.JobId, routings[i]))]));
             var jobs = (await connection.QueryAsync<JobRow>(batch.Command(transaction))).ToDictionary(j => j.JobId);
-            return [.. calls.Select((c, i) => JobChange.Created(connection, transaction, _transactions.Router, jobs[c.Item.JobId], routings[i].RequiresGpu, c.Caller))];
+            return [.. creating.Select((c, i) => JobChange.Created(connection, transaction, _transactions.Router, jobs[calls[c].Item.JobId], routings[i].RequiresGpu, calls[c].Caller))];
         }, async changes =>
         {
-            for (var i = 0; i < calls.Count; i++)
+            for (var i = 0; i < creating.Count; i++)
             {
-                var p = calls[i].Item;
+                var p = calls[creating[i]].Item;
                 changes[i].AddEvent(JobEventTypes.JobCreated, null, p.RerunBy is null
                     ? (object)new { project_id = p.ProjectId, name = p.Name }
                     : new { project_id = p.ProjectId, name = p.Name, rerun_by = p.RerunBy });
                 await changes[i].QueueStageAsync(Pipeline.Prd);
+                results[creating[i]] = new ProjectCreation(CreationOutcome.Created, p.ProjectId, p.JobId);
             }
-            return calls.Select(_ => true).ToArray();
+            return true;
         }, CancellationToken.None);
+        return results;
+    }
 
     public Task<Transition> ApproveAsync(Guid jobId, string actor, string? notes, CancellationToken ct) =>
         OperatorActionAsync("job_approve", jobId, [JobStatus.WaitingForApproval], async change =>

@@ -18,21 +18,32 @@ public sealed class JobQueries(Database db)
             $"SELECT {Columns.Project} FROM projects WHERE project_id = @projectId",
             new { projectId }, ct);
 
-    public async Task<(IReadOnlyList<(ProjectRow Project, JobRow? Job)> Items, long Total)> ListProjectsAsync(int limit, int offset, CancellationToken ct) =>
-        await db.RunAsync("project_list", async c =>
-        {
-            var total = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM projects", cancellationToken: ct));
-            var rows = await c.QueryAsync<ProjectRow, JobRow, (ProjectRow, JobRow?)>(new CommandDefinition(
-                $"""
-                SELECT p.project_id, p.name, p.requirements, p.metadata::text AS metadata, p.budget_usd, p.created_at, p.updated_at,
-                       j.{Columns.Job.Replace(", ", ", j.", StringComparison.Ordinal)}
-                FROM (SELECT * FROM projects ORDER BY created_at DESC, project_id LIMIT @limit OFFSET @offset) p
-                LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.project_id ORDER BY created_at DESC LIMIT 1) j ON true
-                ORDER BY p.created_at DESC, p.project_id
-                """, new { limit, offset }, cancellationToken: ct),
-                (p, j) => (p, j?.JobId == Guid.Empty ? null : j), splitOn: "job_id");
-            return ((IReadOnlyList<(ProjectRow, JobRow?)>)rows.AsList(), total);
-        }, ct);
+    /// <summary>
+    /// A page of projects, newest first, each with its latest job (keyset, as the job list: the
+    /// primary key walked backwards from <paramref name="before"/>, the last project of the previous
+    /// page; project ids are UUIDv7, so they sort by creation time). Reads the listed columns only:
+    /// a project's requirements (up to 100,000 characters) and metadata stay on disk.
+    /// </summary>
+    public Task<IReadOnlyList<ProjectListRow>> ListProjectsAsync(Guid? before, int limit, CancellationToken ct) =>
+        db.QueryAsync<ProjectListRow>("project_list", ProjectPageSql, new { before, limit }, ct);
+
+    /// <summary>How many projects there are: the first page of the list says so (later pages do not ask).</summary>
+    public async Task<long> CountProjectsAsync(CancellationToken ct) =>
+        await db.RunAsync("project_count", c => c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM projects", cancellationToken: ct)), ct);
+
+    /// <summary>The statement of <see cref="ListProjectsAsync"/> (its parameters: @before, @limit).</summary>
+    internal const string ProjectPageSql = """
+        SELECT p.project_id, p.name, p.budget_usd, p.created_at,
+               j.job_id, j.status AS job_status, j.stage AS job_stage, j.created_at AS job_created_at,
+               j.updated_at AS job_updated_at, j.completed_at AS job_completed_at
+        FROM (SELECT project_id, name, budget_usd, created_at FROM projects
+              WHERE (@before::uuid IS NULL OR project_id < @before)
+              ORDER BY project_id DESC
+              LIMIT @limit) p
+        LEFT JOIN LATERAL (SELECT job_id, status, stage, created_at, updated_at, completed_at FROM jobs
+                           WHERE jobs.project_id = p.project_id ORDER BY created_at DESC LIMIT 1) j ON true
+        ORDER BY p.project_id DESC
+        """;
 
     /// <summary>
     /// A page of jobs, newest first (keyset: the primary key walked backwards from
@@ -111,6 +122,10 @@ public sealed class JobQueries(Database db)
                 new { jobId, afterSeq }, cancellationToken: ct)))
             .Select(r => new JobEvent(r.JobId, r.Seq, r.Type, r.Stage, JsonSerializer.Deserialize<JsonElement>(r.Data), new DateTimeOffset(r.CreatedAt, TimeSpan.Zero)))
             .ToList(), ct);
+
+    /// <summary>The job's last event number; 0 when it has none.</summary>
+    public Task<int> LastEventSeqAsync(Guid jobId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<int>("event_last_seq", "SELECT coalesce(max(seq), 0) FROM job_events WHERE job_id = @jobId", new { jobId }, ct);
 
     /// <summary>The three earlier PRDs most similar to <paramref name="requirements"/>, by Postgres full-text rank (GIN index).</summary>
     public Task<IReadOnlyList<string>> SimilarPrdsAsync(Guid excludeJobId, string requirements, CancellationToken ct) =>

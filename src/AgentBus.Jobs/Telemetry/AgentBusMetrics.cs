@@ -49,6 +49,8 @@ public sealed class AgentBusMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = JobBuckets });
         _meter.CreateObservableGauge("agent_bus.jobs.active", () => JobsActive,
             description: "Jobs queued, running or waiting for approval (read from Postgres).");
+        _meter.CreateObservableGauge("agent_bus.events.listened_jobs", () => ListenedJobs,
+            description: "Jobs (and the all-jobs feed) that this process holds live-event listeners for: it falls back when streams close.");
         AgentExecutions = _meter.CreateCounter<long>("agent_bus.agent.executions",
             description: "Agent runs by agent type and outcome.");
         AgentExecutionDuration = _meter.CreateHistogram("agent_bus.agent.execution.duration", "s", "Agent run duration by agent type.",
@@ -83,6 +85,9 @@ public sealed class AgentBusMetrics : IDisposable
 
     /// <summary>Refreshed from Postgres by the worker; observed as agent_bus_jobs_active.</summary>
     public long JobsActive { get; set; }
+
+    /// <summary>Set by the event bus as listeners come and go.</summary>
+    public int ListenedJobs { get; set; }
 
     /// <summary>Refreshed from Redis by the worker; observed as agent_bus_worker_queue_size.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, long> QueueSizes { get; } = new();

@@ -23,7 +23,7 @@ internal sealed class HttpMetricsMiddleware(RequestDelegate next, AgentBusMetric
         }
         catch
         {
-            // The exception handler outside this middleware turns it into a 500: count it as one.
+            // An exception that reaches this far becomes a 500 (the exception handler, where one is outside): count it as one.
             failed = true;
             metrics.RecordError("unhandled_exception");
             throw;

@@ -42,8 +42,9 @@ public sealed class AgentBusApi(HttpClient http, AuthenticationStateProvider aut
 
     public Task<ApiResult<JobList>> ListProjectJobsAsync(Guid projectId, CancellationToken ct) => GetAsync<JobList>($"/api/projects/{projectId}/jobs", ct);
 
-    public Task<ApiResult<ProjectList>> ListProjectsAsync(int limit, int offset, CancellationToken ct) =>
-        GetAsync<ProjectList>($"/api/projects?limit={limit}&offset={offset}", ct);
+    /// <summary>A page of projects, newest first; the next page is before = the page's NextBefore.</summary>
+    public Task<ApiResult<ProjectList>> ListProjectsAsync(Guid? before, int limit, CancellationToken ct) =>
+        GetAsync<ProjectList>($"/api/projects?limit={limit}{Query("before", before?.ToString())}", ct);
 
     public Task<ApiResult<ProjectCreated>> CreateProjectAsync(string? name, string? requirements, decimal? budgetUsd, CancellationToken ct) =>
         PostAsync<ProjectCreated>("/api/projects", new { name, requirements, budget_usd = budgetUsd }, ct);

@@ -31,7 +31,7 @@ public sealed record ProjectCreated(Guid ProjectId, Guid JobId, string Status);
 public sealed record JobSummary(Guid JobId, string Status, string? Stage, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt);
 public sealed record Project(Guid ProjectId, string Name, string Requirements, decimal? BudgetUsd, DateTime CreatedAt, DateTime UpdatedAt);
 public sealed record ProjectListItem(Guid ProjectId, string Name, decimal? BudgetUsd, DateTime CreatedAt, JobSummary? LatestJob);
-public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, long Total, int Limit, int Offset);
+public sealed record ProjectList(IReadOnlyList<ProjectListItem> Items, int Limit, Guid? NextBefore, long? Total);
 
 public sealed record ArtifactListItem(string Type, int Version, string ContentType, int SizeBytes, DateTime CreatedAt);
 public sealed record Artifact(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);

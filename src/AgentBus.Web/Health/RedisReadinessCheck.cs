@@ -18,7 +18,8 @@ internal sealed class RedisReadinessCheck(IConnectionMultiplexer redis) : IHealt
         }
         catch (Exception e) when (e is RedisException or OperationCanceledException or TimeoutException)
         {
-            return HealthCheckResult.Unhealthy($"redis: {e.GetType().Name}: {e.Message}");
+            // The type names the failure; the message (hosts, ports) goes to the logs with the exception.
+            return HealthCheckResult.Unhealthy($"redis: {e.GetType().Name}", e);
         }
     }
 }

@@ -87,6 +87,18 @@ public sealed class OpenAiProviderTests(OpenAiAppFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_nul_character_in_an_answer_is_dropped_not_stored_and_not_mistaken_for_a_database_outage()
+    {
+        using var api = fixture.Api();
+        fixture.ModelServer.Then(new FakeModelServer.Scripted(200, Content: "# Nul\0 project: Product Requirements Document\n\n## Requirements\n\n- FR-1: Users sign in.\0 (S1)\n"));
+        var (_, jobId) = await api.CreateProjectAsync("Nul project", "Users must sign in.");
+        await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        var prd = (string)(await api.ArtifactAsync(jobId, "prd"))["content"]!;
+        Assert.Equal("# Nul project: Product Requirements Document\n\n## Requirements\n\n- FR-1: Users sign in. (S1)\n", prd);
+        Assert.DoesNotContain(await fixture.EventsAsync(jobId), e => (string?)e["type"] == "stage_retry");
+    }
+
+    [Fact]
     public async Task A_plan_answer_broken_twice_fails_the_attempt_naming_the_problem_and_the_retry_completes()
     {
         using var api = fixture.Api();

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 
@@ -72,6 +74,141 @@ public sealed class EventStreamTests(AppHostFixture fixture)
     }
 
     /// <summary>Reads the stream until the server ends it (after the job's final event).</summary>
+    private async Task<string> ViewerKeyAsync(string name)
+    {
+        using var admin = fixture.Api();
+        using var response = await admin.Http.PostAsJsonAsync("/api/keys", new { name, role = "viewer" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+    }
+
+    private static async Task<HttpResponseMessage> OpenAsync(HttpClient http, string path, int? lastEventId = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (lastEventId is { } id)
+        {
+            request.Headers.Add("Last-Event-ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+
+    [Fact]
+    public async Task A_caller_holds_at_most_its_share_of_event_streams()
+    {
+        using var api = fixture.Api();
+        var (_, jobId) = await api.CreateProjectAsync("Many streams");
+        await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        using var http = fixture.CreateClient("api", await ViewerKeyAsync("stream hoarder"));
+        http.Timeout = Timeout.InfiniteTimeSpan;
+        var open = new List<HttpResponseMessage>();
+        try
+        {
+            for (var i = 0; i < 32; i++)
+            {
+                var stream = await OpenAsync(http, i % 2 == 0 ? $"/api/jobs/{jobId}/events" : "/api/events");
+                Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+                open.Add(stream);
+            }
+            using (var refused = await OpenAsync(http, $"/api/jobs/{jobId}/events"))
+            {
+                var problem = await AgentBusClient.ProblemAsync(refused, HttpStatusCode.TooManyRequests);
+                Assert.Contains("event streams", (string?)problem["detail"]);
+            }
+            // Another caller is not affected; and a closed stream frees its slot.
+            using (var other = await OpenAsync(fixture.CreateClient("api"), $"/api/jobs/{jobId}/events"))
+            {
+                Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+            }
+            open[0].Dispose();
+            open.RemoveAt(0);
+            var again = await AgentBusAppFixture.EventuallyAsync(async () => await OpenAsync(http, $"/api/jobs/{jobId}/events"),
+                r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15), "a slot freed by a closed stream");
+            open.Add(again);
+        }
+        finally
+        {
+            open.ForEach(r => r.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task A_last_event_id_beyond_the_jobs_last_event_resumes_from_its_last_event()
+    {
+        using var api = fixture.Api();
+        var (_, jobId) = await api.CreateProjectAsync("Stale event id");
+        await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        using var http = fixture.CreateClient("api");
+        http.Timeout = TimeSpan.FromSeconds(60);
+        using var response = await OpenAsync(http, $"/api/jobs/{jobId}/events", lastEventId: 1_000_000);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        (await api.ActAsync(jobId, "approve")).Dispose();
+
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var next = await Task.Run(async () =>
+        {
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    return line[7..];
+                }
+            }
+            return null;
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("job_approved", next);
+    }
+
+    [Fact]
+    public async Task Streams_opened_and_closed_leave_no_listener_entries_behind()
+    {
+        using var api = fixture.Api();
+        var jobs = new List<Guid>();
+        for (var i = 0; i < 25; i++)
+        {
+            jobs.Add((await api.CreateProjectAsync($"Listened {i}")).JobId);
+        }
+        foreach (var job in jobs)
+        {
+            await api.WaitForStatusAsync(job, "waiting_for_approval");
+        }
+        using var metrics = fixture.CreateAnonymousClient();
+        async Task<double> ListenedAsync() => PrometheusText.Parse(await metrics.GetStringAsync("/metrics")).Sum("agent_bus_events_listened_jobs");
+        var baseline = await ListenedAsync();
+
+        // While streams of ten jobs are open, each job has its entry.
+        var held = new List<HttpResponseMessage>();
+        foreach (var job in jobs.Take(10))
+        {
+            held.Add(await OpenAsync(fixture.CreateClient("api"), $"/api/jobs/{job}/events"));
+        }
+        await AgentBusAppFixture.EventuallyAsync(ListenedAsync, n => n >= 10, TimeSpan.FromSeconds(10), "ten jobs listened to");
+        held.ForEach(r => r.Dispose());
+
+        // 2,000 streams over 25 jobs, from 20 keys (each key's rate limit allows 50 a second).
+        var clients = new List<HttpClient>();
+        for (var k = 0; k < 20; k++)
+        {
+            var client = fixture.CreateClient("api", await ViewerKeyAsync($"listener {k}"));
+            client.Timeout = TimeSpan.FromSeconds(30);
+            clients.Add(client);
+        }
+        var opened = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, 2_000), new ParallelOptions { MaxDegreeOfParallelism = 20 }, async (i, _) =>
+        {
+            using var stream = await OpenAsync(clients[i % clients.Count], $"/api/jobs/{jobs[i % jobs.Count]}/events");
+            if (stream.StatusCode == HttpStatusCode.OK)
+            {
+                Interlocked.Increment(ref opened);
+            }
+        });
+        Assert.True(opened >= 1_500, $"only {opened} of 2,000 streams opened");
+
+        // Each closed stream notices its client left; the entries go with the last of them.
+        await AgentBusAppFixture.EventuallyAsync(ListenedAsync, n => n <= baseline, TimeSpan.FromSeconds(30),
+            $"agent_bus_events_listened_jobs back to {baseline}");
+        clients.ForEach(c => c.Dispose());
+    }
+
     private async Task<List<Sse>> ReadAllAsync(Guid jobId, int? lastEventId)
     {
         using var http = fixture.CreateClient("api");

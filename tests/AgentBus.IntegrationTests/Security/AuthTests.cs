@@ -47,6 +47,39 @@ public sealed class AuthTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task A_path_that_matches_no_endpoint_needs_a_caller_too()
+    {
+        // The fallback policy: whatever is not marked anonymous needs a caller, routes to come included.
+        using var anonymous = fixture.CreateAnonymousClient();
+        foreach (var path in new[] { "/api/not-a-route", "/admin", "/api/projects/x/y/z" })
+        {
+            await AgentBusClient.ProblemAsync(await anonymous.GetAsync(path), HttpStatusCode.Unauthorized);
+        }
+        using var admin = fixture.CreateClient("api");
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/api/not-a-route")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_token_cannot_name_its_own_caller_and_unsigned_or_expiry_less_tokens_are_refused()
+    {
+        var forged = TestJwt.Create(fixture.JwtSigningKey, "mallory", "operator", claims: new Dictionary<string, object> { ["agentbus_caller"] = "key:bootstrap" });
+        using (var client = fixture.CreateBearerClient(forged))
+        {
+            var me = (await client.GetFromJsonAsync<JsonObject>("/api/me"))!;
+            Assert.Equal("jwt:mallory", (string?)me["caller"]);
+        }
+        foreach (var token in new[]
+        {
+            TestJwt.Create(fixture.JwtSigningKey, "mallory", "admin", unsigned: true),
+            TestJwt.Create(fixture.JwtSigningKey, "mallory", "admin", withExpiry: false),
+        })
+        {
+            using var client = fixture.CreateBearerClient(token);
+            await AgentBusClient.ProblemAsync(await client.GetAsync("/api/me"), HttpStatusCode.Unauthorized);
+        }
+    }
+
+    [Fact]
     public async Task A_wrong_api_key_gets_401_naming_the_header()
     {
         using var client = fixture.CreateClient("api", "abk_not-a-key-anyone-created");

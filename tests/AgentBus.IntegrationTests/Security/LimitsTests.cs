@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Security;
 
@@ -14,6 +15,46 @@ public sealed class LimitsTests(AppHostFixture fixture)
         using var response = await api.Http.PostAsJsonAsync("/api/projects", new { name = "Too big", requirements = new string('x', 1_200_000) });
         var problem = await AgentBusClient.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Contains("1 MiB", (string?)problem["detail"]);
+    }
+
+    [Fact]
+    public async Task Refused_requests_are_counted_by_status_and_route()
+    {
+        using var api = fixture.Api();
+        using var anonymous = fixture.CreateAnonymousClient();
+        (await anonymous.GetAsync("/api/projects")).Dispose();                                                          // 401
+        (await api.Http.PostAsJsonAsync("/api/projects", new { name = "Too big", requirements = new string('x', 1_200_000) })).Dispose(); // 413
+        using (var charset = new StringContent("{}"))
+        {
+            charset.Headers.Remove("Content-Type");
+            charset.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=nonsense");
+            using var refused = await api.Http.PostAsync("/api/projects", charset);
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, refused.StatusCode);                                      // 415
+        }
+
+        using var metrics = fixture.CreateAnonymousClient();
+        foreach (var status in new[] { "401", "413", "415" })
+        {
+            await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await metrics.GetStringAsync("/metrics"))
+                    .Sum("agent_bus_http_requests_total", l => l.GetValueOrDefault("status") == status && l.GetValueOrDefault("endpoint") == "/api/projects"),
+                count => count >= 1, TimeSpan.FromSeconds(10), $"agent_bus_http_requests_total{{status=\"{status}\",endpoint=\"/api/projects\"}}");
+        }
+    }
+
+    [Fact]
+    public async Task Readiness_under_a_flood_runs_its_checks_about_once_a_second_and_shows_no_exception_text()
+    {
+        using var anonymous = fixture.CreateAnonymousClient();
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 300).Select(async _ =>
+        {
+            using var response = await anonymous.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("no-store", response.Headers.CacheControl?.ToString());
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        }));
+        // Each run of the checks measures its own durations: shared runs answer with the same ones.
+        var runs = bodies.Select(b => $"{b["checks"]!["postgres"]!["duration_ms"]}/{b["checks"]!["redis"]!["duration_ms"]}").Distinct().Count();
+        Assert.InRange(runs, 1, 5);
     }
 
     [Theory]

@@ -71,5 +71,70 @@ public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
         await RateLimitedCountedAsync("address");
+        // The refusals are in the request counters too, by status and route.
+        using var metrics = fixture.CreateAnonymousClient();
+        foreach (var status in new[] { "401", "429" })
+        {
+            await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await metrics.GetStringAsync("/metrics"))
+                    .Sum("agent_bus_http_requests_total", l => l.GetValueOrDefault("status") == status && l.GetValueOrDefault("endpoint") == "/api/projects"),
+                count => count >= 1, TimeSpan.FromSeconds(10), $"agent_bus_http_requests_total{{status=\"{status}\"}} counting");
+        }
+    }
+
+    private async Task<double> KeyLookupsAsync()
+    {
+        // The exporter answers from a short cache: let it refresh first.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        using var metrics = fixture.CreateAnonymousClient();
+        return PrometheusText.Parse(await metrics.GetStringAsync("/metrics"))
+            .Sum("agent_bus_db_query_duration_seconds_count", l => l.GetValueOrDefault("query_type") == "api_key_lookup");
+    }
+
+    [Fact]
+    public async Task Five_thousand_made_up_keys_cost_a_bounded_number_of_lookups_and_a_real_key_still_passes()
+    {
+        var real = await CreateKeyAsync();
+        using var realClient = fixture.CreateClient("api", real);
+        Assert.Equal(HttpStatusCode.OK, (await realClient.GetAsync("/api/me")).StatusCode);
+        var before = await KeyLookupsAsync();
+
+        // Half shaped like issued keys (each one unknown, so each would be a lookup), half not.
+        using var anonymous = fixture.CreateAnonymousClient();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var flood = Task.Run(async () =>
+        {
+            using var gate = new SemaphoreSlim(32);
+            await Task.WhenAll(Enumerable.Range(0, 5_000).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var key = i % 2 == 0
+                        ? "abk_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_')
+                        : $"made-up-{i}";
+                    using var request = new HttpRequestMessage(HttpMethod.Get, "/api/me");
+                    request.Headers.Add("X-Api-Key", key);
+                    using var response = await anonymous.SendAsync(request);
+                    Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests });
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        });
+        // Meanwhile the real key (cached) is answered, and at once.
+        await Task.Delay(200);
+        var real1 = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.OK, (await realClient.GetAsync("/api/me")).StatusCode);
+        var realLatency = real1.Elapsed;
+        await flood;
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var lookups = await KeyLookupsAsync() - before;
+        // The address bucket: its burst, then 2 a second while the flood lasted (and the wait after it).
+        var bound = RateLimitAppFixture.Burst + 2 * (seconds + 2);
+        Assert.True(lookups <= bound, $"{lookups} key lookups for 5,000 made-up keys in {seconds:F1} s (bound {bound:F0})");
+        Assert.True(realLatency < TimeSpan.FromSeconds(2), $"the real key took {realLatency.TotalMilliseconds:F0} ms during the flood");
     }
 }

@@ -8,7 +8,8 @@ namespace AgentBus.Deploy;
 /// <summary>base/&lt;name&gt;/ for a backing container (container.v0: Postgres, Redis): a single-replica
 /// StatefulSet with a volume claim per data directory, its Service, and a NetworkPolicy.</summary>
 internal sealed partial class DataStoreWorkloads(
-    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores)
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> clients)
 {
     public void Add(string name, JsonObject resource)
     {
@@ -49,14 +50,17 @@ internal sealed partial class DataStoreWorkloads(
         V1Probe Ready(int period, int failures) => policy.ReadinessCommand is { } command
             ? new V1Probe { Exec = new V1ExecAction { Command = [.. command] }, PeriodSeconds = period, TimeoutSeconds = 5, FailureThreshold = failures }
             : TcpProbe(first.Name, period, failures);
+        // The model's arguments, then the cluster's (Postgres' max_connections). Before Env:
+        // interpolating a secret into an argument adds its variable.
+        var args = (resource["args"]?.AsArray() ?? []).Select(a => env.Interpolate(manifest.Resolve((string?)a ?? "")))
+            .Concat(policy.ServerArgs ?? []).ToList();
         var container = new V1Container
         {
             Name = name,
             Image = image,
             ImagePullPolicy = "IfNotPresent",
             Command = (string?)resource["entrypoint"] is { } entrypoint ? [entrypoint] : null,
-            // Before Env: interpolating a secret into an argument adds its variable.
-            Args = resource["args"]?.AsArray().Select(a => env.Interpolate(manifest.Resolve((string?)a ?? ""))).ToList(),
+            Args = args.Count > 0 ? args : null,
             Ports = ContainerPorts(bindings),
             Env = env.SecretVars.Concat(env.ComposedVars).ToList(),
             EnvFrom = EnvConfigMapRef(name, env),
@@ -72,7 +76,8 @@ internal sealed partial class DataStoreWorkloads(
 
         files.Add($"base/{name}/statefulset.yaml", StatefulSet(name, pod, claims.Select(c => c.Name), policy.Storage));
         files.Add($"base/{name}/service.yaml", Service(name, bindings));
-        files.Add($"base/{name}/networkpolicy.yaml", NetworkPolicy(name, bindings));
+        files.Add($"base/{name}/networkpolicy.yaml",
+            NetworkAccess.ForDataStore(name, bindings, policy.ReadByGrafana, clients.GetValueOrDefault(name) ?? []));
         files.AddYaml($"base/{name}/kustomization.yaml",
             Kustomizations.ForResource(name, ["statefulset.yaml", "service.yaml", "networkpolicy.yaml"], env));
 
@@ -100,29 +105,6 @@ internal sealed partial class DataStoreWorkloads(
                     },
                 },
             }).ToList(),
-        },
-    };
-
-    /// <summary>Only the app's pods (and Grafana's Postgres datasource in namespace monitoring) connect.</summary>
-    private static V1NetworkPolicy NetworkPolicy(string name, IEnumerable<Binding> bindings) => new()
-    {
-        Metadata = Meta(name),
-        Spec = new V1NetworkPolicySpec
-        {
-            PodSelector = LabelSelector(name),
-            PolicyTypes = ["Ingress"],
-            Ingress =
-            [
-                new V1NetworkPolicyIngressRule
-                {
-                    FromProperty =
-                    [
-                        new V1NetworkPolicyPeer { PodSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app.kubernetes.io/part-of"] = Policy.PartOf } } },
-                        new V1NetworkPolicyPeer { NamespaceSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = "monitoring" } } },
-                    ],
-                    Ports = bindings.Select(b => new V1NetworkPolicyPort { Protocol = "TCP", Port = b.Port }).ToList(),
-                },
-            ],
         },
     };
 

@@ -44,8 +44,9 @@ public sealed class K8sGenerator(AspireManifest manifest)
         var dataStores = manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0")
             .Select(r => r.Name).ToHashSet();
         var managedData = new ManagedDataComponent(_files);
-        var projects = new ProjectWorkloads(manifest, _files, managedData, dataStores);
-        var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, dataStores);
+        var clients = NetworkAccess.Clients(manifest);
+        var projects = new ProjectWorkloads(manifest, _files, managedData, dataStores, clients);
+        var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, dataStores, clients);
         var folders = new List<string>();
         foreach (var (name, resource) in manifest.Resources)
         {
@@ -66,10 +67,11 @@ public sealed class K8sGenerator(AspireManifest manifest)
         }
 
         AddNamespace();
+        _files.Add($"base/{NetworkAccess.DefaultDenyName}.yaml", NetworkAccess.DefaultDenyIngress());
         _files.AddYaml("base/kustomization.yaml", Kustomizations.Create(new()
         {
             ["namespace"] = Policy.Namespace,
-            ["resources"] = new List<string> { "namespace.yaml" }.Concat(folders).ToList(),
+            ["resources"] = new List<string> { "namespace.yaml", $"{NetworkAccess.DefaultDenyName}.yaml" }.Concat(folders).ToList(),
         }));
         AddSecretsKustomization();
         managedData.AddKustomization();

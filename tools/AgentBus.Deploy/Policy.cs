@@ -23,39 +23,63 @@ public static class Policy
     public const string GpuNodeLabel = "nvidia.com/gpu.present";
     public const string GpuResource = "nvidia.com/gpu";
 
+    /// <summary>The one place that names who outside the namespace may connect in (the generated
+    /// NetworkPolicies, docs/security.md): ingress-nginx's namespace (any pod of it), and
+    /// kube-prometheus-stack's Prometheus and Grafana (release "prometheus") in namespace monitoring.
+    /// Change it here and run scripts/generate-k8s.sh.</summary>
+    public static readonly NetworkPeers Peers = new(
+        IngressControllerNamespace: "ingress-nginx",
+        IngressControllerPods: new Dictionary<string, string>(),
+        MonitoringNamespace: "monitoring",
+        PrometheusPods: new Dictionary<string, string> { ["app.kubernetes.io/name"] = "prometheus" },
+        GrafanaPods: new Dictionary<string, string> { ["app.kubernetes.io/name"] = "grafana" });
+
+    /// <summary>Postgres' max_connections in the base (and dev): every service's pool at the base
+    /// autoscalers' maxima, plus rollout surge and headroom, fits (docs/deploy.md, "Connection
+    /// budget"). The prod overlay raises it with its larger maxima; a test checks each overlay's sum.</summary>
+    public const int PostgresMaxConnections = 200;
+
+    /// <summary>How many GPU nodes (gpu-agent pods, one per node) the connection budget counts; the
+    /// DaemonSet carries it as annotation <see cref="BudgetedNodesAnnotation"/>.</summary>
+    public const int GpuNodesBudgeted = 10;
+    public const string BudgetedNodesAnnotation = "agent-bus/budgeted-nodes";
+
     public static readonly ServicePolicy DefaultService = new(new("100m", "256Mi", "1", "512Mi"));
 
     public static ServicePolicy ForService(string name) => name switch
     {
         // The public API, its Scalar reference (/docs) and OpenAPI document (/openapi/v1.json).
+        // Pools: requests hold a connection for a statement or a transaction, and creations and
+        // stage starts are group-committed, so a few connections serve a pod's CPU.
         "api" => new(new("100m", "256Mi", "1", "512Mi"), Autoscale: (2, 10), DisruptionBudget: true,
-            Ingress: new(["/api", "/docs", "/openapi"], StreamsEvents: true)),
+            Ingress: new(["/api", "/docs", "/openapi"], StreamsEvents: true), PostgresPoolSize: 8),
         // The pages for people: Blazor Server keeps each tab's circuit in the replica that holds
         // its WebSocket, so a browser must come back to that replica.
         "web" => new(new("100m", "256Mi", "1", "512Mi"), Autoscale: (2, 10), DisruptionBudget: true,
             Ingress: new(["/"], StickySessions: true)),
         // The worker finishes or hands back its in-flight task on SIGTERM; give it time to.
         "worker" => new(new("200m", "384Mi", "2", "1Gi"), Autoscale: (2, 10), DisruptionBudget: true,
-            TerminationGraceSeconds: 60),
-        "gpu-agent" => new(new("50m", "128Mi", "500m", "256Mi"), DaemonSetOnGpuNodes: true),
+            TerminationGraceSeconds: 60, PostgresPoolSize: 4),
+        "gpu-agent" => new(new("50m", "128Mi", "500m", "256Mi"), DaemonSetOnGpuNodes: true, PostgresPoolSize: 2),
         _ => DefaultService,
     };
 
     /// <summary>By image repository (docker.io/library/postgres:18.3 gives "postgres").</summary>
-    public static DataStorePolicy ForDataStore(string image)
+    public static DataStorePolicy ForDataStore(string image) => Repository(image) switch
     {
-        var repository = image.Split('@')[0].Split('/')[^1].Split(':')[0];
-        return repository switch
-        {
-            // Official image: uid 999 is "postgres"; the socket dir and /dev/shm must be writable.
-            "postgres" => new(new("250m", "512Mi", "2", "2Gi"), 999, "/var/lib/postgresql", "10Gi",
-                ["/var/run/postgresql"], SharedMemory: true,
-                ["sh", "-c", "pg_isready -h 127.0.0.1 -p 5432 -U \"$POSTGRES_USER\""]),
-            // Official image: uid 999 is "redis", working directory /data holds the RDB snapshots.
-            // REDIS_PASSWORD is the env var Aspire's Redis resource starts the server with.
-            "redis" => new(new("100m", "256Mi", "1", "1Gi"), 999, "/data", "2Gi", [], SharedMemory: false,
-                ["sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli -h 127.0.0.1 ping | grep -q PONG"]),
-            _ => new(new("100m", "256Mi", "1", "512Mi"), null, null, "1Gi", [], false, null),
-        };
-    }
+        // Official image: uid 999 is "postgres"; the socket dir and /dev/shm must be writable.
+        // The image's entrypoint passes arguments that start with "-" to postgres.
+        "postgres" => new(new("250m", "512Mi", "2", "2Gi"), 999, "/var/lib/postgresql", "10Gi",
+            ["/var/run/postgresql"], SharedMemory: true,
+            ["sh", "-c", "pg_isready -h 127.0.0.1 -p 5432 -U \"$POSTGRES_USER\""],
+            ServerArgs: ["-c", "max_connections=" + PostgresMaxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture)], ReadByGrafana: true),
+        // Official image: uid 999 is "redis", working directory /data holds the RDB snapshots.
+        // REDIS_PASSWORD is the env var Aspire's Redis resource starts the server with.
+        "redis" => new(new("100m", "256Mi", "1", "1Gi"), 999, "/data", "2Gi", [], SharedMemory: false,
+            ["sh", "-c", "REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli -h 127.0.0.1 ping | grep -q PONG"]),
+        _ => new(new("100m", "256Mi", "1", "512Mi"), null, null, "1Gi", [], false, null),
+    };
+
+    /// <summary>The image's repository: docker.io/library/postgres:18.3 gives "postgres".</summary>
+    public static string Repository(string image) => image.Split('@')[0].Split('/')[^1].Split(':')[0];
 }

@@ -9,13 +9,15 @@ namespace AgentBus.Deploy;
 /// nodes, its Service, and as its <see cref="ServicePolicy"/> asks an HPA, a PodDisruptionBudget
 /// and Ingresses (<see cref="Ingresses"/>).</summary>
 internal sealed class ProjectWorkloads(
-    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores)
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> clients)
 {
     public void Add(string name, JsonObject resource)
     {
         var policy = Policy.ForService(name);
         var bindings = manifest.Bindings(name);
         var env = new ContainerEnv(manifest, resource["env"]?.AsObject(), dataStores);
+        SizePostgresPools(name, policy, env);
         var container = new V1Container
         {
             Name = name,
@@ -55,11 +57,13 @@ internal sealed class ProjectWorkloads(
             AddFile("deployment.yaml", Deployment(name, pod, autoscaled: policy.Autoscale is not null));
         }
         AddFile("service.yaml", Service(name, bindings));
+        var ingress = policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null);
+        AddFile("networkpolicy.yaml", NetworkAccess.ForService(name, bindings, ingress is not null, clients.GetValueOrDefault(name) ?? []));
         if (policy.Autoscale is var (min, max))
             AddFile("hpa.yaml", Autoscaler(name, min, max));
         if (policy.DisruptionBudget)
             AddFile("pdb.yaml", DisruptionBudget(name));
-        if ((policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null)) is { } ingress)
+        if (ingress is not null)
         {
             var http = bindings.First(b => b.Scheme == "http");
             AddFile("ingress.yaml", Ingresses.Public(name, ingress, http));
@@ -69,6 +73,23 @@ internal sealed class ProjectWorkloads(
         files.AddYaml($"base/{name}/kustomization.yaml", Kustomizations.ForResource(name, resourceFiles, env));
 
         managedData.ReplaceConnections(name, policy, env);
+    }
+
+    /// <summary>Appends the service's <c>Maximum Pool Size</c> to each connection string it holds to an
+    /// in-cluster Postgres, so its pods together stay within max_connections (a test sums them over the
+    /// rendered overlays). A service that connects to Postgres with no pool size in its policy stops
+    /// generation: Npgsql's default of 100 per pod would not fit.</summary>
+    private void SizePostgresPools(string name, ServicePolicy policy, ContainerEnv env)
+    {
+        foreach (var (variable, connectionString) in env.DataStoreConnections)
+        {
+            var hosts = manifest.Resolve($"{{{connectionString}.connectionString}}").Hosts;
+            if (!hosts.Any(h => (string?)manifest[h]["image"] is { } image && Policy.Repository(image) == "postgres")) continue;
+            var pool = policy.PostgresPoolSize
+                ?? throw new InvalidDataException($"{name}: {variable} connects to Postgres but Policy.ForService(\"{name}\") sets no PostgresPoolSize");
+            var composed = env.ComposedVars.Single(v => v.Name == variable);
+            composed.Value += ";Maximum Pool Size=" + pool.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>gpu-agent: one pod on every GPU node. It requests no nvidia.com/gpu: a monitor must
@@ -105,9 +126,14 @@ internal sealed class ProjectWorkloads(
             },
         ];
 
+    /// <summary>The DaemonSet runs one pod per GPU node, a number no manifest bounds: the annotation
+    /// says how many the Postgres connection budget counts (docs/deploy.md).</summary>
     private static V1DaemonSet DaemonSet(string name, V1PodSpec pod) => new()
     {
-        Metadata = Meta(name),
+        Metadata = Meta(name, new Dictionary<string, string>
+        {
+            [Policy.BudgetedNodesAnnotation] = Policy.GpuNodesBudgeted.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }),
         Spec = new V1DaemonSetSpec
         {
             Selector = LabelSelector(name),

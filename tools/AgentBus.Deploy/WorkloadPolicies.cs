@@ -5,13 +5,17 @@ public sealed record Sizing(string CpuRequest, string MemoryRequest, string CpuL
 
 /// <summary>What the Aspire model does not say but a cluster needs: how each service runs.
 /// Keyed by resource name; a project not listed gets <see cref="Policy.DefaultService"/>.</summary>
+/// <param name="PostgresPoolSize">Npgsql's <c>Maximum Pool Size</c> for each pod of the service, appended to
+/// its Postgres connection string. Required of every service that connects to Postgres: every pool at
+/// the autoscaler's maximum must fit the server's max_connections (<see cref="Policy.PostgresMaxConnections"/>).</param>
 public sealed record ServicePolicy(
     Sizing Sizing,
     bool DaemonSetOnGpuNodes = false,
     (int Min, int Max)? Autoscale = null,
     bool DisruptionBudget = false,
     IngressPolicy? Ingress = null,
-    int TerminationGraceSeconds = 30);
+    int TerminationGraceSeconds = 30,
+    int? PostgresPoolSize = null);
 
 /// <summary>What a service's Ingress exposes (path prefixes; where one covers /health or /metrics, a
 /// second Ingress refuses those, <see cref="Ingresses.ClusterOnly"/>) and how:
@@ -20,7 +24,9 @@ public sealed record ServicePolicy(
 public sealed record IngressPolicy(IReadOnlyList<string> Paths, bool StreamsEvents = false, bool StickySessions = false);
 
 /// <summary>How a backing container (database, cache) runs: its image's non-root uid, where it keeps
-/// data, which other paths it writes (the root filesystem is read-only), and how to probe it.</summary>
+/// data, which other paths it writes (the root filesystem is read-only), how to probe it, the server
+/// arguments the cluster adds (<paramref name="ServerArgs"/>, after the model's own), and whether
+/// Grafana reads it directly (<paramref name="ReadByGrafana"/>: admitted by its NetworkPolicy).</summary>
 public sealed record DataStorePolicy(
     Sizing Sizing,
     long? Uid,
@@ -28,4 +34,17 @@ public sealed record DataStorePolicy(
     string Storage,
     IReadOnlyList<string> WritableDirs,
     bool SharedMemory,
-    IReadOnlyList<string>? ReadinessCommand);
+    IReadOnlyList<string>? ReadinessCommand,
+    IReadOnlyList<string>? ServerArgs = null,
+    bool ReadByGrafana = false);
+
+/// <summary>Who outside namespace agent-bus may open connections into it, for the generated
+/// NetworkPolicies (docs/security.md): the ingress controller's namespace (and, when not empty, the
+/// labels of its pods), and the namespace and pod labels of Prometheus (it scrapes /metrics of every
+/// service) and of Grafana (its Postgres data source).</summary>
+public sealed record NetworkPeers(
+    string IngressControllerNamespace,
+    IReadOnlyDictionary<string, string> IngressControllerPods,
+    string MonitoringNamespace,
+    IReadOnlyDictionary<string, string> PrometheusPods,
+    IReadOnlyDictionary<string, string> GrafanaPods);

@@ -18,6 +18,8 @@ builder.Services.AddAgentBusRateLimits(builder.Configuration);
 builder.Services.AddOptions<AgentBus.Api.Jobs.EventStreamOptions>().BindConfiguration(AgentBus.Api.Jobs.EventStreamOptions.Section)
     .Validate(o => o.MaxPerCaller >= 1, $"{AgentBus.Api.Jobs.EventStreamOptions.Section}:MaxPerCaller must be 1 or more.").ValidateOnStart();
 builder.Services.AddSingleton<AgentBus.Api.Jobs.EventStreamSlots>();
+builder.Services.AddOptions<ProjectOptions>().BindConfiguration(ProjectOptions.Section)
+    .Validate(o => o.DefaultBudgetUsd is null or (>= 0 and <= 1_000_000), $"{ProjectOptions.Section}:DefaultBudgetUsd must be between 0 and 1000000.").ValidateOnStart();
 // Requirements are capped at 100,000 characters: 1 MiB is ample; more is refused with 413.
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = AgentBus.Api.BadRequestHandler.MaxBodyBytes);
 // Outside Development a body over the limit reaches no exception handler: the endpoint only sets

@@ -10,6 +10,7 @@ using AgentBus.Spend;
 using AgentBus.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace AgentBus.Api.Projects;
 
@@ -45,7 +46,7 @@ public static class ProjectsApi
     }
 
     public static async Task<Results<Created<ProjectCreated>, ValidationProblem, ProblemHttpResult>> CreateProject(
-        CreateProjectRequest request, JobCommands commands, ClaimsPrincipal user, HttpResponse response, CancellationToken ct,
+        CreateProjectRequest request, JobCommands commands, ClaimsPrincipal user, HttpResponse response, IOptions<ProjectOptions> projects, CancellationToken ct,
         [FromHeader(Name = IdempotencyKeyHeader)]
         [Description("Makes the submission safe to retry: 1 to 255 letters, digits and - _ . : ~ (a UUID is fine; an RFC 8941 quoted string is "
             + "accepted too). For 24 hours the same key from the same caller with the same request answers what the first request did "
@@ -66,8 +67,18 @@ public static class ProjectsApi
         {
             return Problems.Invalid(check.Errors);
         }
+        // A budget is a limit the admins own: others may only ask for less than the default, never for more or for none.
+        var defaultBudget = projects.Value.DefaultBudgetUsd;
+        if (request.BudgetUsd is { } asked && !user.IsInRole(Roles.Admin) && !(asked <= defaultBudget))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+                detail: defaultBudget is { } most
+                    ? $"A budget above the default of ${most:0.00##} needs the admin role; leave budget_usd out for the default."
+                    : "Setting a budget needs the admin role.");
+        }
         var idempotency = key is null ? null : new IdempotencyKey(Roles.Actor(user), key, RequestHash(request, metadata));
-        var created = await commands.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd, request.RequiresGpu, idempotency, ct);
+        var created = await commands.CreateAsync(request.Name!.Trim(), request.Requirements!, metadata, request.BudgetUsd ?? defaultBudget, request.RequiresGpu,
+            idempotency, ct);
         switch (created.Outcome)
         {
             case CreationOutcome.KeyReused:

@@ -25,16 +25,18 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
     private readonly MemoryCache _unknown = new(new MemoryCacheOptions { SizeLimit = 10_000 });
     private static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(2);
 
-    // Lookups per client address: the address bucket of the rate limits, taken before the lookup.
+    // Lookups per client address (AgentBus:RateLimits:KeyLookups), taken before the lookup.
     private readonly PartitionedRateLimiter<string> _lookups = PartitionedRateLimiter.Create<string, string>(address =>
         RateLimitPartition.GetTokenBucketLimiter(address, _ => new TokenBucketRateLimiterOptions
         {
-            TokenLimit = limits.Value.PerAddress.Burst,
-            TokensPerPeriod = limits.Value.PerAddress.PermitsPerSecond,
+            TokenLimit = limits.Value.KeyLookups.Burst,
+            TokensPerPeriod = limits.Value.KeyLookups.PermitsPerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
             AutoReplenishment = true,
         }));
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<StoredKey?>>> _lookupsInFlight = new();
 
     private static readonly SearchValues<char> Base64UrlAlphabet = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
@@ -55,46 +57,74 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
         key.Length == KeyLength && key.StartsWith(Prefix, StringComparison.Ordinal) && !key.AsSpan(Prefix.Length).ContainsAnyExcept(Base64UrlAlphabet);
 
     /// <summary>
-    /// The key's identity; null when it is unknown, revoked, malformed, or when <paramref name="address"/>
-    /// has used up its lookups (a real key that is cached still passes: it costs no lookup).
+    /// The key's identity; none when it is unknown, revoked or malformed, or when <paramref name="address"/>
+    /// has used up its lookups (Limited: a real key that is cached still passes, it costs no lookup).
+    /// Concurrent requests with one uncached key share one lookup.
     /// </summary>
-    public async ValueTask<ApiKeyIdentity?> AuthenticateAsync(string key, string address, CancellationToken ct)
+    public async ValueTask<KeyCheck> AuthenticateAsync(string key, string address, CancellationToken ct)
     {
         var hash = Hash(key);
         if (_adminHash is not null && CryptographicOperations.FixedTimeEquals(hash, _adminHash))
         {
-            return new ApiKeyIdentity("key:bootstrap", Roles.Admin, null);
+            return new KeyCheck(new ApiKeyIdentity("key:bootstrap", Roles.Admin, null), false);
         }
         if (!IsWellFormed(key))
         {
-            return null;
+            return new KeyCheck(null, false);
         }
         var cacheKey = CacheKey(hash);
         if (!_cache.TryGetValue(cacheKey, out StoredKey? stored))
         {
             if (_unknown.TryGetValue(cacheKey, out _))
             {
-                return null;
+                return new KeyCheck(null, false);
             }
+            var lookup = _lookupsInFlight.GetOrAdd(cacheKey, _ => new Lazy<Task<StoredKey?>>(() => LookUpAsync(hash, cacheKey, address)));
+            try
+            {
+                stored = await lookup.Value.WaitAsync(ct);
+            }
+            catch (LookupRefusedException)
+            {
+                return new KeyCheck(null, true);
+            }
+            if (stored is null)
+            {
+                return new KeyCheck(null, false);
+            }
+        }
+        TouchLastUsed(stored!.Id);
+        return new KeyCheck(new ApiKeyIdentity($"key:{stored.Id}", stored.Role, stored.Id), false);
+    }
+
+    /// <summary>One lookup of an uncached key, if the address may cause one; its result cached (found or not).</summary>
+    private async Task<StoredKey?> LookUpAsync(byte[] hash, string cacheKey, string address)
+    {
+        try
+        {
             using var lease = _lookups.AttemptAcquire(address);
             if (!lease.IsAcquired)
             {
-                return null;
+                throw new LookupRefusedException();
             }
             var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
-                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, ct);
+                "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, CancellationToken.None);
             if (row is null || !CryptographicOperations.FixedTimeEquals(row.KeyHash, hash))
             {
                 // Remembered briefly and apart: a client retrying a wrong key does not reach Postgres each time.
                 _unknown.Set(cacheKey, true, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = UnknownFor, Size = 1 });
                 return null;
             }
-            stored = row;
-            _cache.Set(cacheKey, stored, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
+            _cache.Set(cacheKey, row, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.KeyCacheDuration, Size = 1 });
+            return row;
         }
-        TouchLastUsed(stored!.Id);
-        return new ApiKeyIdentity($"key:{stored.Id}", stored.Role, stored.Id);
+        finally
+        {
+            _lookupsInFlight.TryRemove(cacheKey, out _);
+        }
     }
+
+    private sealed class LookupRefusedException : Exception;
 
     public async Task<(ApiKeyRow Row, string Key)> CreateAsync(string name, string role, string createdBy, CancellationToken ct)
     {
@@ -163,6 +193,9 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
     private static string CacheKey(byte[] hash) => "api-key:" + Convert.ToHexString(hash);
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>What authenticating a key found: its identity, or none; Limited when its address may not cause a lookup now.</summary>
+    public readonly record struct KeyCheck(ApiKeyIdentity? Identity, bool Limited);
 
     private sealed class StoredKey
     {

@@ -14,11 +14,11 @@ public static class RateLimits
     public static IServiceCollection AddAgentBusRateLimits(this IServiceCollection services, IConfiguration configuration)
     {
         var limits = configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new();
-        if (!limits.PerKey.Valid || !limits.PerAddress.Valid)
+        if (!limits.PerKey.Valid || !limits.PerAddress.Valid || !limits.KeyLookups.Valid)
         {
             throw new InvalidOperationException($"{RateLimitOptions.Section}: PermitsPerSecond and Burst must be 1 or more.");
         }
-        // The address bucket's settings also bound the key lookups per address (ApiKeyStore).
+        // ApiKeyStore reads KeyLookups.
         services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         return services.AddRateLimiter(o =>
         {

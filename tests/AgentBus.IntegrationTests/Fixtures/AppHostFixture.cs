@@ -2,14 +2,20 @@ namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// The standard topology, shared by the tests of the "AppHost" collection. The offline model is
-/// given a price ($100 per million tokens) so budgets have something to count.
+/// given a price ($100 per million tokens) so budgets have something to count, and projects
+/// submitted without a budget get <see cref="DefaultBudgetUsd"/>.
 /// </summary>
 public sealed class AppHostFixture : AgentBusAppFixture
 {
     public const decimal OfflinePricePerMillion = 100m;
+    public const decimal DefaultBudgetUsd = 1000m;
 
-    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
         builder.Project("worker")
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.Project("api")
+            .WithEnvironment("AgentBus__Projects__DefaultBudgetUsd", DefaultBudgetUsd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

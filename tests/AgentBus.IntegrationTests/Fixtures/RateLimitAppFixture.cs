@@ -10,5 +10,7 @@ public sealed class RateLimitAppFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__RateLimits__PerKey__PermitsPerSecond", "2")
             .WithEnvironment("AgentBus__RateLimits__PerKey__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("AgentBus__RateLimits__PerAddress__PermitsPerSecond", "2")
-            .WithEnvironment("AgentBus__RateLimits__PerAddress__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            .WithEnvironment("AgentBus__RateLimits__PerAddress__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("AgentBus__RateLimits__KeyLookups__PermitsPerSecond", "2")
+            .WithEnvironment("AgentBus__RateLimits__KeyLookups__Burst", Burst.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

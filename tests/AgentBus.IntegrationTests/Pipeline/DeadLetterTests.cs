@@ -59,7 +59,10 @@ public sealed class DeadLetterTests(FailingPlanAppFixture fixture) : IClassFixtu
             j => (string?)j["status"] == "failed" && (int)j["stages"]!.AsArray().Single(s => (string?)s!["stage"] == "plan")!["attempts"]! == 3,
             TimeSpan.FromSeconds(60), "the requeued plan stage failing again after three fresh attempts");
         Assert.Equal("provider_error", (string?)failedAgain["error"]!["code"]);
-        var letters = (await redis.GetDatabase().StreamRangeAsync("agentbus:queue:cpu:dead")).Where(e => e["job_id"] == jobId.ToString()).ToList();
+        // The job's failure commits first, then its task is moved to the dead-letter stream: wait for that.
+        var letters = await AgentBusAppFixture.EventuallyAsync(
+            async () => (await redis.GetDatabase().StreamRangeAsync("agentbus:queue:cpu:dead")).Where(e => e["job_id"] == jobId.ToString()).ToList(),
+            l => l.Count > 0, TimeSpan.FromSeconds(10), "the requeued task dead-lettered again");
         Assert.DoesNotContain(letters, e => e.Id == entry.Id);
         Assert.Single(letters);
 

@@ -171,6 +171,39 @@ public sealed class AuthTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task Budgets_are_the_admins_an_operator_gets_the_default_or_less_never_more_or_none()
+    {
+        var (_, key) = await CreateKeyAsync("operator");
+        using var operatorClient = fixture.CreateClient("api", key);
+        async Task<HttpResponseMessage> SubmitAsync(HttpClient client, decimal? budget) => await client.PostAsJsonAsync("/api/projects",
+            budget is null ? new { name = "Budget policy", requirements = "Users must export invoices." } : (object)new { name = "Budget policy", requirements = "Users must export invoices.", budget_usd = budget });
+        async Task<decimal?> BudgetOfAsync(HttpResponseMessage created)
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var projectId = (string)(await created.Content.ReadFromJsonAsync<JsonObject>())!["project_id"]!;
+            return (decimal?)(await operatorClient.GetFromJsonAsync<JsonObject>($"/api/projects/{projectId}"))!["budget_usd"];
+        }
+
+        // Without one, the default; at most the default, as asked.
+        using (var none = await SubmitAsync(operatorClient, null))
+        {
+            Assert.Equal(AppHostFixture.DefaultBudgetUsd, await BudgetOfAsync(none));
+        }
+        using (var less = await SubmitAsync(operatorClient, 5m))
+        {
+            Assert.Equal(5m, await BudgetOfAsync(less));
+        }
+        // More than the default: the admin's call, and nothing is created.
+        using (var more = await SubmitAsync(operatorClient, AppHostFixture.DefaultBudgetUsd + 1))
+        {
+            Assert.Contains("admin", (string?)(await AgentBusClient.ProblemAsync(more, HttpStatusCode.Forbidden))["detail"]);
+        }
+        using var admin = fixture.CreateClient("api");
+        using var raised = await SubmitAsync(admin, 5_000m);
+        Assert.Equal(5_000m, await BudgetOfAsync(raised));
+    }
+
+    [Fact]
     public async Task An_admin_key_works_until_it_is_revoked_and_listings_show_no_secret()
     {
         var (id, key) = await CreateKeyAsync("admin");

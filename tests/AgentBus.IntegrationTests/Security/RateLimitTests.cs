@@ -132,7 +132,7 @@ public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<
         var seconds = clock.Elapsed.TotalSeconds;
 
         var lookups = await KeyLookupsAsync() - before;
-        // The address bucket: its burst, then 2 a second while the flood lasted (and the wait after it).
+        // The fixture's lookup bucket: its burst, then 2 a second while the flood lasted (and the wait after it).
         var bound = RateLimitAppFixture.Burst + 2 * (seconds + 2);
         Assert.True(lookups <= bound, $"{lookups} key lookups for 5,000 made-up keys in {seconds:F1} s (bound {bound:F0})");
         Assert.True(realLatency < TimeSpan.FromSeconds(2), $"the real key took {realLatency.TotalMilliseconds:F0} ms during the flood");

@@ -268,7 +268,8 @@ public sealed class WebAppTests(AppHostFixture fixture) : IDisposable
         admin.Go($"/jobs/{stoppedJob}");
         admin.Until(() => admin.Exists("[data-interactive=true]"), TimeSpan.FromSeconds(15), "the job page connected");
         Assert.Contains("budget exceeded", admin.Text("[data-testid=status-line]"));
-        Assert.Contains("of a $2.00 budget", admin.Text("[data-testid=cost]"));
+        // The interactive page loads usage after the job: wait for it rather than read once.
+        admin.Until(() => admin.Text("[data-testid=cost]").Contains("of a $2.00 budget", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the cost against the budget");
         Assert.False(admin.Exists("button.danger"), "a failed job has no Cancel");
 
         admin.Go("/admin");

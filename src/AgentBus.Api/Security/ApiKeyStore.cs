@@ -80,11 +80,8 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
                 return new KeyCheck(null, false);
             }
             var lookup = _lookupsInFlight.GetOrAdd(cacheKey, _ => new Lazy<Task<StoredKey?>>(() => LookUpAsync(hash, cacheKey, address)));
-            try
-            {
-                stored = await lookup.Value.WaitAsync(ct);
-            }
-            catch (LookupRefusedException)
+            stored = await lookup.Value.WaitAsync(ct);
+            if (ReferenceEquals(stored, Refused))
             {
                 return new KeyCheck(null, true);
             }
@@ -105,7 +102,7 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
             using var lease = _lookups.AttemptAcquire(address);
             if (!lease.IsAcquired)
             {
-                throw new LookupRefusedException();
+                return Refused;
             }
             var row = await db.QuerySingleOrDefaultAsync<StoredKey>("api_key_lookup",
                 "SELECT id, role, key_hash FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }, CancellationToken.None);
@@ -124,7 +121,8 @@ public sealed class ApiKeyStore(Database db, IOptions<AuthOptions> options, IOpt
         }
     }
 
-    private sealed class LookupRefusedException : Exception;
+    /// <summary>What a lookup the address may not cause now answers: not a key, not "unknown".</summary>
+    private static readonly StoredKey Refused = new();
 
     public async Task<(ApiKeyRow Row, string Key)> CreateAsync(string name, string role, string createdBy, CancellationToken ct)
     {

@@ -16,11 +16,7 @@ public sealed class AuthProblemResultHandler(IProblemDetailsService problems) : 
     {
         if (result.Challenged && context.Items.ContainsKey(ApiKeyAuthenticationHandler.LookupLimitedItem))
         {
-            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            context.Response.Headers.RetryAfter = "1";
-            context.RequestServices.GetRequiredService<AgentBus.Telemetry.AgentBusMetrics>().RateLimited.Add(1, new KeyValuePair<string, object?>("reason", "address"));
-            await WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests",
-                "Too many API key lookups from this client address; retry after 1 s.");
+            await RateLimits.RefuseAsync(context, "address", 1, "Too many API key lookups from this client address; retry after 1 s.");
         }
         else if (result.Challenged)
         {

@@ -38,19 +38,22 @@ public static class RateLimits
                 var context = rejected.HttpContext;
                 var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)) : 1;
                 var reason = Roles.Caller(context.User) is null ? "address" : "key";
-                context.RequestServices.GetRequiredService<AgentBusMetrics>().RateLimited.Add(1, new KeyValuePair<string, object?>("reason", reason));
-                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Too many requests",
-                        Detail = $"The rate limit per {(reason == "key" ? "API key or token subject" : "client address")} is exceeded; retry after {seconds} s.",
-                    },
-                });
+                await RefuseAsync(context, reason, seconds,
+                    $"The rate limit per {(reason == "key" ? "API key or token subject" : "client address")} is exceeded; retry after {seconds} s.");
             };
+        });
+    }
+
+    /// <summary>A 429 as every limit answers it: counted by reason, Retry-After in seconds, a problem saying which limit.</summary>
+    public static async Task RefuseAsync(HttpContext context, string reason, int seconds, string detail)
+    {
+        context.RequestServices.GetRequiredService<AgentBusMetrics>().RateLimited.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests", Detail = detail },
         });
     }
 

@@ -28,9 +28,9 @@ public static partial class AgentAnswers
     private static readonly Lazy<JsonSchema> PlanValidator = new(() => JsonSchema.FromText(PlanSchema.GetRawText()));
 
     /// <summary>The response format for <paramref name="agentType"/>'s answer; null for a Markdown deliverable.</summary>
-    public static ChatResponseFormat? FormatFor(string agentType) => agentType == "plan_agent"
-        ? ChatResponseFormat.ForJsonSchema(PlanSchema, "delivery_plan", "The delivery plan as one JSON object.")
-        : null;
+    public static ChatResponseFormat? FormatFor(string agentType) => agentType == "plan_agent" ? PlanFormat : null;
+
+    private static readonly ChatResponseFormat PlanFormat = ChatResponseFormat.ForJsonSchema(PlanSchema, "delivery_plan", "The delivery plan as one JSON object.");
 
     /// <summary>
     /// Checks <paramref name="response"/> as the stage's artifact. A problem may carry a fallback:

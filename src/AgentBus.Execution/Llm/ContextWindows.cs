@@ -21,6 +21,7 @@ public sealed class ContextWindows(IOptions<LlmOptions> options)
         [OfflineChatClient.ModelName] = 128_000,
     };
 
-    public int For(string model) =>
-        ModelTable.TryFind(ModelTable.Merge(BuiltIn, options.Value.ContextWindows), model, out var window) ? window : options.Value.DefaultContextWindow;
+    private readonly IReadOnlyDictionary<string, int> _windows = ModelTable.Merge(BuiltIn, options.Value.ContextWindows);
+
+    public int For(string model) => ModelTable.TryFind(_windows, model, out var window) ? window : options.Value.DefaultContextWindow;
 }

@@ -36,6 +36,8 @@ public sealed class PriceTable(IOptions<LlmOptions> options)
     };
 
     /// <summary>The price of a model id (see <see cref="ModelTable.TryFind{T}"/>); null when unknown.</summary>
-    public ModelPrice? Find(string model) =>
-        ModelTable.TryFind(ModelTable.Merge(BuiltIn, options.Value.Prices), model, out var price) ? price : null;
+    public ModelPrice? Find(string model) => ModelTable.TryFind(_prices, model, out var price) ? price : null;
+
+    // Merged once: Find runs before every model call.
+    private readonly IReadOnlyDictionary<string, ModelPrice> _prices = ModelTable.Merge(BuiltIn, options.Value.Prices);
 }

@@ -19,6 +19,14 @@ public sealed class AgentBusClient(HttpClient http) : IDisposable
         return (Guid.Parse((string)body["project_id"]!), Guid.Parse((string)body["job_id"]!));
     }
 
+    /// <summary>A new API key (this client must be an admin's): the key itself, shown this once.</summary>
+    public async Task<string> CreateKeyAsync(string name, string role)
+    {
+        using var response = await Http.PostAsJsonAsync("/api/keys", new { name, role });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+    }
+
     public async Task<JsonObject> GetJobAsync(Guid jobId) =>
         (await Http.GetFromJsonAsync<JsonObject>($"/api/jobs/{jobId}"))!;
 

@@ -1,7 +1,5 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Pipeline;
 
@@ -77,9 +75,7 @@ public sealed class EventStreamTests(AppHostFixture fixture)
     private async Task<string> ViewerKeyAsync(string name)
     {
         using var admin = fixture.Api();
-        using var response = await admin.Http.PostAsJsonAsync("/api/keys", new { name, role = "viewer" });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+        return await admin.CreateKeyAsync(name, "viewer");
     }
 
     private static async Task<HttpResponseMessage> OpenAsync(HttpClient http, string path, int? lastEventId = null)

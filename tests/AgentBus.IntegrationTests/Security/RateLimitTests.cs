@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Security;
 
@@ -9,9 +7,7 @@ public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<
     private async Task<string> CreateKeyAsync()
     {
         using var admin = fixture.Api();
-        using var response = await admin.Http.PostAsJsonAsync("/api/keys", new { name = "rate limited", role = "viewer" });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!;
+        return await admin.CreateKeyAsync("rate limited", "viewer");
     }
 
     /// <summary>The exporter caches its answer briefly, so the counter is awaited, not read once.</summary>

@@ -13,7 +13,8 @@ namespace AgentBus.Agents;
 
 /// <summary>
 /// Runs one stage's agent: builds its prompt from the stage's inputs (cut to fit the model's
-/// context window when it must be), checks the project's budget before every call, calls the
+/// context window when it must be), checks before every call that its attempt is still the one
+/// running, the project's budget and the global daily spend cap, calls the
 /// model with the answer's schema where the artifact is JSON, checks the answer and, when it is
 /// not usable, asks once more in the same conversation with the problem stated (a repair turn).
 /// Every call is recorded (tokens, cost, latency) the moment it returns: spend is real even if
@@ -48,7 +49,7 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
             }));
         }
         var messages = prompt.ToMessages();
-        var first = await CallAsync(call, messages, ct);
+        var first = await CallAsync(call, 1, messages, ct);
         var check = AgentAnswers.Check(work, first, call.MaxOutput);
         if (check.Content is { } content)
         {
@@ -62,7 +63,7 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
         {
             return Unusable(work, check, notes, $"{check.ProblemText} (no room in the context window for a repair turn)");
         }
-        var second = await CallAsync(call, messages, ct);
+        var second = await CallAsync(call, 2, messages, ct);
         var again = AgentAnswers.Check(work, second, call.MaxOutput);
         if (again.Content is { } repaired)
         {
@@ -112,10 +113,10 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
     private static int Count(string text) => (int)Math.Ceiling(OfflineChatClient.CountTokens(text) * CountMargin);
     private static int Tokens(IEnumerable<ChatMessage> messages) => messages.Sum(m => Count(m.Text));
 
-    private async Task<ChatResponse> CallAsync(ModelCall call, IList<ChatMessage> messages, CancellationToken ct)
+    private async Task<ChatResponse> CallAsync(ModelCall call, int seq, IList<ChatMessage> messages, CancellationToken ct)
     {
         var (work, route) = (call.Work, call.Route);
-        await CheckBudgetAsync(work, messages, call, ct);
+        await CheckAllowanceAsync(work, messages, call, ct);
         var chatOptions = new ChatOptions { ModelId = route.Model, MaxOutputTokens = call.MaxOutput };
         if (AgentAnswers.FormatFor(work.Stage.AgentType) is { } format)
         {
@@ -144,29 +145,45 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
         Activity.Current?.SetTag("gen_ai.usage.input_tokens", usage.InputTokens).SetTag("gen_ai.usage.output_tokens", usage.OutputTokens)
             .SetTag("gen_ai.usage.cost", record.CostUsd is { } c ? (double)c : null);
         Count(record);
-        await spend.RecordLlmCallAsync(work, call.TaskId, record, CancellationToken.None);
+        await spend.RecordLlmCallAsync(work, call.TaskId, seq, record, CancellationToken.None);
         return response;
     }
 
     /// <summary>
-    /// Stops before a call that could pass the project's budget: what is spent plus this call's
-    /// most (its prompt's tokens and the full output allowance at the model's price).
+    /// Stops before a call when the stage's attempt was superseded (another consumer runs it now),
+    /// or when the call could pass the project's budget or the global daily spend cap: what is
+    /// spent plus this call's most (its prompt's tokens and the full output allowance at the
+    /// model's price).
     /// </summary>
-    private async Task CheckBudgetAsync(StageWork work, IList<ChatMessage> messages, ModelCall call, CancellationToken ct)
+    private async Task CheckAllowanceAsync(StageWork work, IList<ChatMessage> messages, ModelCall call, CancellationToken ct)
     {
-        if (work.Project.BudgetUsd is not { } budget)
+        var allowance = await spend.AllowanceAsync(work, ct);
+        metrics.LlmSpendTodayUsd = (double)allowance.TodaySpendUsd;
+        if (!allowance.AttemptCurrent)
+        {
+            throw new AttemptSupersededException($"attempt {work.Attempt} of {work.Stage.Name} is no longer the one running");
+        }
+        var (budget, cap) = (work.Project.BudgetUsd, options.Value.DailySpendCapUsd);
+        if (budget is null && cap is null)
         {
             return;
         }
         if (call.Price is not { } price)
         {
-            throw new BudgetExceededException($"the project has a budget of ${budget:0.00##} and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
+            throw new BudgetExceededException(budget is { } b
+                ? $"the project has a budget of ${b:0.00##} and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen"
+                : $"a daily spend cap of ${cap:0.00##} applies and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
         }
-        var spent = await spend.ProjectSpendAsync(work.Project.ProjectId, ct);
         var ceiling = price.Cost(new LlmUsage(messages.Sum(m => OfflineChatClient.CountTokens(m.Text)), call.MaxOutput, 0, 0));
-        if (spent + ceiling > budget)
+        if (budget is { } limit && allowance.ProjectSpendUsd + ceiling > limit)
         {
-            throw new BudgetExceededException($"spent ${spent:0.00####} of ${budget:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
+            throw new BudgetExceededException($"spent ${allowance.ProjectSpendUsd:0.00####} of ${limit:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
+        }
+        if (cap is { } daily && allowance.TodaySpendUsd + ceiling > daily)
+        {
+            metrics.RecordError("daily_spend_cap");
+            throw new BudgetExceededException(
+                $"the daily spend cap of ${daily:0.00##} is reached: ${allowance.TodaySpendUsd:0.00####} spent today (UTC); the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
         }
     }
 

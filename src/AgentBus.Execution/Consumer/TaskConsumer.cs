@@ -19,13 +19,16 @@ namespace AgentBus.Consumer;
 
 /// <summary>
 /// Consumes one queue: up to Concurrency tasks at once, each acknowledged only after its result is
-/// committed; leases renewed while a task runs and lapsed ones reclaimed from dead consumers;
-/// failures retried with backoff, then dead-lettered; a canceled job stops its task at once; on
-/// shutdown in-flight tasks finish within the grace period or go back to the queue.
+/// committed; leases renewed while a task runs (through the shutdown drain too) and lapsed ones
+/// reclaimed from dead consumers; a task whose lease another consumer took over stops at once and
+/// records nothing (its attempt is fenced in Postgres as well); a second copy of a task that is
+/// running elsewhere is dropped; failures retried with backoff, then dead-lettered; a canceled job
+/// stops its task at once; on shutdown in-flight tasks finish within the grace period or go back to
+/// the queue.
 /// </summary>
 public sealed partial class TaskConsumer(
-    TaskQueue queue, StageLedger ledger, JobQueries queries, IStageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
-    IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, ILogger<TaskConsumer> logger,
+    TaskQueue queue, StageLedger ledger, JobQueries queries, LlmSpend spend, IStageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
+    IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, IOptions<LlmOptions> llmOptions, ILogger<TaskConsumer> logger,
     IStageExecutionScope? executionScope = null) : BackgroundService
 {
     private readonly ConsumerOptions _options = consumerOptions.Value;
@@ -35,10 +38,16 @@ public sealed partial class TaskConsumer(
     private readonly ConcurrentDictionary<string, InFlight> _inFlight = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _handBack = new();
+    // Renewal outlives the host's stopping token: it ends only when no task is left in flight.
+    private readonly CancellationTokenSource _renewalStop = new();
+
+    /// <summary>How long tasks handed back after the grace period get to record it.</summary>
+    public static readonly TimeSpan HandBackAllowance = TimeSpan.FromSeconds(5);
 
     private int Capacity => Math.Min(_options.Concurrency, executionScope?.Capacity ?? int.MaxValue);
 
-    private sealed record InFlight(Delivery Delivery, CancellationTokenSource JobStop, Task Work);
+    /// <summary>A task being run: JobStop when its job ends, LeaseLost when another consumer took its entry.</summary>
+    private sealed record InFlight(Delivery Delivery, CancellationTokenSource JobStop, CancellationTokenSource LeaseLost, Task Work);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,6 +56,7 @@ public sealed partial class TaskConsumer(
         await subscriber.SubscribeAsync(TaskQueue.NotifyChannel(_options.Queue), (_, _) => _wake.Writer.TryWrite(true));
         await subscriber.SubscribeAsync(JobEventBus.ControlChannel, (_, message) => StopJob((string)message!));
         var housekeeping = HousekeepingAsync(stoppingToken);
+        var renewal = RenewLeasesAsync();
         LogStarted(_options.Queue, _consumer, _options.Concurrency);
 
         while (!stoppingToken.IsCancellationRequested)
@@ -80,23 +90,25 @@ public sealed partial class TaskConsumer(
         }
 
         await ShutdownAsync();
-        await housekeeping.ContinueWith(_ => { }, TaskScheduler.Default);
+        await _renewalStop.CancelAsync();
+        await Task.WhenAll(housekeeping, renewal).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
     private void Start(Delivery delivery)
     {
-        var jobStop = new CancellationTokenSource();
-        var work = Task.Run(() => ProcessAsync(delivery, jobStop.Token));
-        _inFlight[delivery.EntryId] = new InFlight(delivery, jobStop, work);
+        var (jobStop, leaseLost) = (new CancellationTokenSource(), new CancellationTokenSource());
+        var work = Task.Run(() => ProcessAsync(delivery, jobStop.Token, leaseLost.Token));
+        _inFlight[delivery.EntryId] = new InFlight(delivery, jobStop, leaseLost, work);
         _ = work.ContinueWith(done =>
         {
             _inFlight.TryRemove(delivery.EntryId, out _);
             jobStop.Dispose();
+            leaseLost.Dispose();
             _wake.Writer.TryWrite(true);
         }, TaskScheduler.Default);
     }
 
-    private async Task ProcessAsync(Delivery delivery, CancellationToken jobStopped)
+    private async Task ProcessAsync(Delivery delivery, CancellationToken jobStopped, CancellationToken leaseLost)
     {
         if (delivery.Task is not { } task)
         {
@@ -115,17 +127,32 @@ public sealed partial class TaskConsumer(
         using var scope = logger.BeginScope(new Dictionary<string, object?> { ["job_id"] = task.JobId, ["project_id"] = task.ProjectId, ["task_id"] = task.TaskId, ["stage"] = task.Stage });
 
         using var timeout = new CancellationTokenSource(_options.StageTimeout);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, jobStopped, _handBack.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, jobStopped, leaseLost, _handBack.Token);
         var started = Stopwatch.GetTimestamp();
         StageWork? work = null;
         try
         {
-            work = await ledger.BeginStageAsync(task, _consumer);
+            var lease = TaskQueue.LeaseOf(delivery);
+            var start = await ledger.BeginStageAsync(task, _consumer, lease);
+            if (start.HeldBy is { } held)
+            {
+                // Another entry of this task runs the stage now (the outbox relay or the reconciler
+                // sent it twice): this copy is dropped, unless that entry is gone from Redis.
+                if (await queue.IsPendingAsync(held))
+                {
+                    await queue.AckAsync(delivery, _consumer);
+                    Processed(delivery, "duplicate");
+                    LogDuplicate(task.Stage, held);
+                    return;
+                }
+                start = await ledger.BeginStageAsync(task, _consumer, lease, takeOver: true);
+            }
+            work = start.Work;
             // A batch is not canceled for one of its tasks: a stop that came meanwhile applies now.
             linked.Token.ThrowIfCancellationRequested();
             if (work is null)
             {
-                await queue.AckAsync(delivery);
+                await queue.AckAsync(delivery, _consumer);
                 Processed(delivery, "skipped");
                 return;
             }
@@ -141,21 +168,31 @@ public sealed partial class TaskConsumer(
             var output = executionScope is null
                 ? await runner.RunAsync(work, task.TaskId, linked.Token)
                 : await executionScope.RunAsync(task, ct => runner.RunAsync(work, task.TaskId, ct), linked.Token);
-            var committed = await ledger.CompleteStageAsync(task, output);
-            await queue.AckAsync(delivery);
+            var committed = await ledger.CompleteStageAsync(task, work.Attempt, output);
+            await queue.AckAsync(delivery, _consumer);
             Executed(work, committed ? "completed" : "discarded", started);
             Processed(delivery, committed ? "completed" : "skipped");
         }
+        catch (Exception e) when (e is AttemptSupersededException || (e is OperationCanceledException && leaseLost.IsCancellationRequested))
+        {
+            // Another consumer runs this task now: it records the result, this one records nothing.
+            if (work is not null)
+            {
+                Executed(work, "superseded", started);
+            }
+            Processed(delivery, "lease_lost");
+            LogLeaseLost(task.Stage, delivery.EntryId);
+        }
         catch (OperationCanceledException) when (_handBack.IsCancellationRequested)
         {
-            await ledger.RequeueAsync(task, CancellationToken.None);
+            await ledger.RequeueAsync(task, work?.Attempt ?? 0, CancellationToken.None);
             await queue.RequeueAsync(delivery);
             Processed(delivery, "handed_back");
             LogHandedBack(task.Stage);
         }
         catch (OperationCanceledException) when (jobStopped.IsCancellationRequested)
         {
-            await queue.AckAsync(delivery);
+            await queue.AckAsync(delivery, _consumer);
             if (work is not null)
             {
                 Executed(work, "canceled", started);
@@ -166,8 +203,8 @@ public sealed partial class TaskConsumer(
         catch (BudgetExceededException e) when (work is not null)
         {
             metrics.RecordError(BudgetExceededException.Code);
-            await ledger.StopForBudgetAsync(task, e.Message, CancellationToken.None);
-            await queue.AckAsync(delivery);
+            await ledger.StopForBudgetAsync(task, work.Attempt, e.Message, CancellationToken.None);
+            await queue.AckAsync(delivery, _consumer);
             Executed(work, "budget_exceeded", started);
             Processed(delivery, "budget_stopped");
             LogBudgetStop(task.Stage, e.Message);
@@ -193,7 +230,13 @@ public sealed partial class TaskConsumer(
     {
         metrics.RecordError(code);
         var final = !retryable || work.Attempt >= _queue.MaxAttempts;
-        await ledger.FailAttemptAsync(task, code, message, final, CancellationToken.None);
+        if (!await ledger.FailAttemptAsync(task, work.Attempt, code, message, final, CancellationToken.None)
+            && await queue.OwnerAsync(delivery) is { } owner && owner != _consumer)
+        {
+            Processed(delivery, "lease_lost");
+            LogLeaseLost(task.Stage, delivery.EntryId);
+            return;
+        }
         if (final)
         {
             await queue.DeadLetterAsync(delivery, $"{code}: {message}");
@@ -210,7 +253,41 @@ public sealed partial class TaskConsumer(
         }
     }
 
-    /// <summary>Renews leases of running tasks, reclaims lapsed ones, promotes due retries, refreshes gauges.</summary>
+    /// <summary>
+    /// Renews the leases of running tasks, three times a lease, on a timer of its own that runs
+    /// until the last task in flight ended (the shutdown drain included); a task whose entry another
+    /// consumer took over is stopped.
+    /// </summary>
+    private async Task RenewLeasesAsync()
+    {
+        using var timer = new PeriodicTimer(_queue.Lease / 3);
+        while (await timer.WaitForNextTickAsync(_renewalStop.Token).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion && t.Result, TaskScheduler.Default))
+        {
+            try
+            {
+                foreach (var entryId in await queue.RenewAsync(_options.Queue, _consumer, _inFlight.Keys.ToArray()))
+                {
+                    if (_inFlight.TryGetValue(entryId, out var flight))
+                    {
+                        try
+                        {
+                            await flight.LeaseLost.CancelAsync();
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // It finished meanwhile.
+                        }
+                    }
+                }
+            }
+            catch (Exception e) when (Outage.Is(e))
+            {
+                LogInfrastructure(e.GetType().Name, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Reclaims lapsed leases, promotes due retries, refreshes gauges.</summary>
     private async Task HousekeepingAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_queue.Lease / 3);
@@ -218,7 +295,6 @@ public sealed partial class TaskConsumer(
         {
             try
             {
-                await queue.RenewAsync(_options.Queue, _consumer, _inFlight.Keys.ToArray());
                 await queue.PromoteDueAsync(_options.Queue);
                 var free = Capacity - _inFlight.Count;
                 if (free > 0)
@@ -237,6 +313,8 @@ public sealed partial class TaskConsumer(
                     metrics.QueueSizes[name] = await queue.DepthAsync(name);
                 }
                 metrics.JobsActive = await queries.CountActiveJobsAsync(stoppingToken);
+                metrics.LlmSpendTodayUsd = (double)await spend.TodayAsync(stoppingToken);
+                metrics.LlmDailyCapUsd = (double?)llmOptions.Value.DailySpendCapUsd;
             }
             catch (Exception e) when (Outage.Is(e))
             {
@@ -257,7 +335,7 @@ public sealed partial class TaskConsumer(
         if (!finished)
         {
             await _handBack.CancelAsync();
-            await Task.WhenAll(_inFlight.Values.Select(f => f.Work)).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAll(_inFlight.Values.Select(f => f.Work)).WaitAsync(HandBackAllowance).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
@@ -302,27 +380,4 @@ public sealed partial class TaskConsumer(
         HttpRequestException => "provider_unreachable",
         _ => "stage_error",
     };
-
-    [LoggerMessage(EventId = 400, EventName = "consumer_started", Level = LogLevel.Information, Message = "Consuming queue {QueueName} as {Consumer}, {Concurrency} at a time")]
-    private partial void LogStarted(string queueName, string consumer, int concurrency);
-    [LoggerMessage(EventId = 401, EventName = "stage_retry_scheduled", Level = LogLevel.Warning, Message = "Stage {Stage} attempt {Attempt} failed ({ErrorCode}: {Error}); retry in {DelaySeconds:F1} s")]
-    private partial void LogRetry(string stage, int attempt, string errorCode, string error, double delaySeconds);
-    [LoggerMessage(EventId = 402, EventName = "stage_dead_lettered", Level = LogLevel.Error, Message = "Stage {Stage} failed for good after attempt {Attempt} ({ErrorCode}: {Error}); task dead-lettered")]
-    private partial void LogDeadLettered(string stage, int attempt, string errorCode, string error);
-    [LoggerMessage(EventId = 403, EventName = "task_reclaimed", Level = LogLevel.Warning, Message = "Reclaimed task {EntryId} ({Stage}) whose lease lapsed")]
-    private partial void LogReclaimed(string entryId, string? stage);
-    [LoggerMessage(EventId = 404, EventName = "task_handed_back", Level = LogLevel.Warning, Message = "Stage {Stage} handed back to the queue on shutdown")]
-    private partial void LogHandedBack(string stage);
-    [LoggerMessage(EventId = 405, EventName = "stage_stopped", Level = LogLevel.Information, Message = "Stage {Stage} stopped: its job ended")]
-    private partial void LogStoppedForJob(string stage);
-    [LoggerMessage(EventId = 406, EventName = "infrastructure_error", Level = LogLevel.Warning, Message = "{ErrorKind}: {Error}; the task stays pending and will be retried")]
-    private partial void LogInfrastructure(string errorKind, string error);
-    [LoggerMessage(EventId = 407, EventName = "queue_redis_error", Level = LogLevel.Warning, Message = "Reading the queue failed: {Error}")]
-    private partial void LogRedisError(string error);
-    [LoggerMessage(EventId = 409, EventName = "stage_budget_stop", Level = LogLevel.Warning, Message = "Stage {Stage} stopped by the project's budget: {Reason}")]
-    private partial void LogBudgetStop(string stage, string reason);
-    [LoggerMessage(EventId = 410, EventName = "task_malformed", Level = LogLevel.Error, Message = "Queue entry {EntryId} is not a task; dead-lettered")]
-    private partial void LogMalformed(string entryId);
-    [LoggerMessage(EventId = 408, EventName = "consumer_draining", Level = LogLevel.Information, Message = "Shutting down: waiting up to {GraceSeconds} s for {Count} task(s)")]
-    private partial void LogDraining(int count, double graceSeconds);
 }

@@ -17,6 +17,12 @@ public sealed class LlmOptions
 
     public int MaxOutputTokens { get; set; } = 8000;
 
+    /// <summary>
+    /// Global cap on model spend per UTC day, in US dollars, over every project: a call that could
+    /// pass it is not made and its job stops with budget_exceeded (resumable). Unset: no cap.
+    /// </summary>
+    public decimal? DailySpendCapUsd { get; set; }
+
     public Dictionary<string, AgentModelOptions> Agents { get; set; } = [];
 
     public ProviderOptions Anthropic { get; set; } = new();

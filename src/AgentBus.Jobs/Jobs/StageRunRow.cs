@@ -15,4 +15,6 @@ public sealed class StageRunRow
     public DateTime? QueuedAt { get; init; }
     public DateTime? StartedAt { get; init; }
     public DateTime? CompletedAt { get; init; }
+    /// <summary>"queue/entry id" of the delivery running the current attempt; read by the stage ledger only.</summary>
+    public string? LeaseEntry { get; init; }
 }

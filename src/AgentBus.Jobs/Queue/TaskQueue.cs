@@ -34,7 +34,34 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
         return #due
         """);
 
+    // Renews the entries this consumer still holds and names those it does not: an entry another
+    // consumer reclaimed (its lease lapsed here) stays theirs instead of being claimed back.
+    private const string RenewScript = """
+        local lost = {}
+        for i = 3, #ARGV do
+          local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+          if #pending == 1 and pending[1][2] == ARGV[2] then
+            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+          else
+            lost[#lost + 1] = ARGV[i]
+          end
+        end
+        return lost
+        """;
+
+    // Acknowledges (and deletes) an entry unless another consumer holds it now.
+    private const string AckScript = """
+        local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+        if #pending == 1 and pending[1][2] ~= ARGV[2] then return 0 end
+        redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+        redis.call('XDEL', KEYS[1], ARGV[3])
+        return 1
+        """;
+
     private IDatabase Db => redis.GetDatabase();
+
+    /// <summary>Names a delivery as stage_runs.lease_entry keeps it: "queue/entry id".</summary>
+    public static string LeaseOf(Delivery delivery) => $"{delivery.Queue}/{delivery.EntryId}";
 
     public async Task EnsureGroupAsync(string queue)
     {
@@ -72,19 +99,36 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
         return result.ClaimedEntries.Where(e => !e.IsNull).Select(e => ToDelivery(queue, e)).ToList();
     }
 
-    /// <summary>Resets the idle time of entries still being worked on, so they are not reclaimed.</summary>
-    public Task RenewAsync(string queue, string consumer, IReadOnlyCollection<string> entryIds) =>
-        entryIds.Count == 0
-            ? Task.CompletedTask
-            : Db.StreamClaimIdsOnlyAsync(StreamKey(queue), Group, consumer, 0, entryIds.Select(id => (RedisValue)id).ToArray());
-
-    public async Task AckAsync(Delivery delivery)
+    /// <summary>
+    /// Resets the idle time of entries this consumer is still working on, so they are not
+    /// reclaimed; returns those it no longer holds (another consumer reclaimed them).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RenewAsync(string queue, string consumer, IReadOnlyCollection<string> entryIds)
     {
-        var tx = Db.CreateTransaction();
-        _ = tx.StreamAcknowledgeAsync(StreamKey(delivery.Queue), Group, delivery.EntryId);
-        _ = tx.StreamDeleteAsync(StreamKey(delivery.Queue), [delivery.EntryId]);
-        await tx.ExecuteAsync();
+        if (entryIds.Count == 0)
+        {
+            return [];
+        }
+        var lost = (RedisResult[])(await Db.ScriptEvaluateAsync(RenewScript, [StreamKey(queue)], [Group, consumer, .. entryIds.Select(id => (RedisValue)id)]))!;
+        return [.. lost.Select(r => (string)r!)];
     }
+
+    /// <summary>Whether a lease ("queue/entry id", <see cref="LeaseOf"/>) is still delivered to some consumer and not acknowledged.</summary>
+    public async Task<bool> IsPendingAsync(string lease)
+    {
+        var (queue, entryId) = (lease[..lease.IndexOf('/', StringComparison.Ordinal)], lease[(lease.IndexOf('/', StringComparison.Ordinal) + 1)..]);
+        var pending = await Db.StreamPendingMessagesAsync(StreamKey(queue), Group, 1, RedisValue.Null, entryId, entryId);
+        return pending.Length == 1;
+    }
+
+    /// <summary>The consumer the entry is delivered to now, or null when it is not pending.</summary>
+    public async Task<string?> OwnerAsync(Delivery delivery) =>
+        (await Db.StreamPendingMessagesAsync(StreamKey(delivery.Queue), Group, 1, RedisValue.Null, delivery.EntryId, delivery.EntryId)) is [var pending]
+            ? (string?)pending.ConsumerName : null;
+
+    /// <summary>Acknowledges and deletes the entry, unless another consumer holds it now (then it is theirs to finish).</summary>
+    public async Task AckAsync(Delivery delivery, string consumer) =>
+        await Db.ScriptEvaluateAsync(AckScript, [StreamKey(delivery.Queue)], [Group, consumer, delivery.EntryId]);
 
     /// <summary>Puts the task back at the end of its queue now (hand-back on shutdown).</summary>
     public Task RequeueAsync(Delivery delivery) => RetryLaterAsync(delivery, TimeSpan.Zero);

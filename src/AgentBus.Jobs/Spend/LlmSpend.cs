@@ -10,20 +10,44 @@ namespace AgentBus.Spend;
 /// </summary>
 public sealed class LlmSpend(Database db)
 {
-    /// <summary>What a project's priced calls have cost so far (the budget check's left side).</summary>
-    public async Task<decimal> ProjectSpendAsync(Guid projectId, CancellationToken ct) =>
-        await db.RunAsync("project_spend", c => c.ExecuteScalarAsync<decimal>(new CommandDefinition(
-            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE project_id = @projectId", new { projectId }, cancellationToken: ct)), ct);
+    /// <summary>
+    /// What decides whether a stage may make one more call, in one round trip: whether its attempt
+    /// is still the one running (a superseded attempt stops), what its project's priced calls have
+    /// cost so far (the budget check's left side) and what every call has cost today, UTC (the
+    /// daily cap's).
+    /// </summary>
+    public Task<CallAllowance> AllowanceAsync(StageWork work, CancellationToken ct) =>
+        db.RunAsync("llm_call_allowance", async c =>
+        {
+            var (current, project, today) = await c.QuerySingleAsync<(bool, decimal, decimal)>(new CommandDefinition(
+                $"""
+                SELECT EXISTS (SELECT 1 FROM stage_runs WHERE job_id = @JobId AND stage = @Stage AND status = 'running' AND attempts = @Attempt),
+                       (SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE project_id = @ProjectId),
+                       ({TodaySql})
+                """, new { work.Job.JobId, Stage = work.Stage.Name, work.Attempt, work.Project.ProjectId }, cancellationToken: ct));
+            return new CallAllowance(current, project, today);
+        }, ct);
 
-    public Task RecordLlmCallAsync(StageWork work, Guid taskId, LlmCallRecord call, CancellationToken ct) =>
+    /// <summary>What every call has cost today, UTC (agent_bus_llm_spend_today_usd).</summary>
+    public Task<decimal> TodayAsync(CancellationToken ct) =>
+        db.RunAsync("llm_spend_today", c => c.ExecuteScalarAsync<decimal>(new CommandDefinition(TodaySql, cancellationToken: ct)), ct);
+
+    private const string TodaySql = "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE created_at >= date_trunc('day', now(), 'UTC')";
+
+    /// <summary>
+    /// Records one call of a stage's attempt; <paramref name="seq"/> numbers the attempt's calls
+    /// (1, then 2 for a repair turn). Recorded once: the same call written again changes nothing.
+    /// </summary>
+    public Task RecordLlmCallAsync(StageWork work, Guid taskId, int seq, LlmCallRecord call, CancellationToken ct) =>
         db.ExecuteAsync("llm_call_insert",
             """
-            INSERT INTO llm_calls (job_id, project_id, task_id, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, cost_usd)
-            VALUES (@JobId, @ProjectId, @taskId, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs, @CostUsd)
+            INSERT INTO llm_calls (job_id, project_id, task_id, attempt, seq, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, cost_usd)
+            VALUES (@JobId, @ProjectId, @taskId, @Attempt, @seq, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs, @CostUsd)
+            ON CONFLICT (task_id, attempt, seq) DO NOTHING
             """,
             new
             {
-                work.Job.JobId, work.Project.ProjectId, taskId, Stage = work.Stage.Name, call.AgentType, call.Provider, call.Model,
+                work.Job.JobId, work.Project.ProjectId, taskId, work.Attempt, seq, Stage = work.Stage.Name, call.AgentType, call.Provider, call.Model,
                 call.InputTokens, call.OutputTokens, call.CacheReadTokens, call.CacheWriteTokens, call.LatencyMs, call.CostUsd,
             }, ct);
 

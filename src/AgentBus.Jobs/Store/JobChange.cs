@@ -67,7 +67,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
             $"SELECT {Columns.Job} FROM jobs WHERE job_id = ANY(@jobIds) ORDER BY job_id FOR UPDATE;\n"
             + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = ANY(@jobIds);\n"
             + (withStage.Count == 0 ? "" :
-                $"SELECT s.job_id, {Columns.StageRun.Replace("stage, ", "s.stage, ", StringComparison.Ordinal)} FROM stage_runs s "
+                $"SELECT s.job_id, {Columns.StageRun.Replace("stage, ", "s.stage, ", StringComparison.Ordinal)}, s.lease_entry FROM stage_runs s "
                 + "JOIN unnest(@runJobIds, @runStages) AS t(job_id, stage) ON s.job_id = t.job_id AND s.stage = t.stage WHERE s.job_id = ANY(@runJobIds)"),
             new
             {

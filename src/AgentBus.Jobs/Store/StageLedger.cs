@@ -16,7 +16,7 @@ public sealed class StageLedger
 {
     private readonly Database _db;
     private readonly JobTransactions _transactions;
-    private readonly GroupCommit<(TaskMessage Task, string Consumer), StageWork?> _begins;
+    private readonly GroupCommit<StageBegin, StageStart> _begins;
     private readonly GroupCommit<StageResult, bool> _completions;
 
     internal StageLedger(Database db, JobTransactions transactions)
@@ -27,20 +27,23 @@ public sealed class StageLedger
     }
 
     /// <summary>
-    /// Marks the task's stage running and returns its inputs, or null when the task must not run:
-    /// the job ended, a newer task replaced it, or it already completed (a redelivery). Committed
-    /// with the other stage starts that arrive meanwhile (group commit), so it is not canceled
-    /// halfway: a caller checks its own stop after it returns.
+    /// Marks the task's stage running under a new attempt and returns its inputs; or nothing to
+    /// run: the job ended, a newer task replaced it, or it already completed (a redelivery); or
+    /// the attempt running now holds another queue entry (<see cref="StageStart.HeldBy"/>): this
+    /// delivery is a second copy of the task, and runs only if the caller finds that entry gone and
+    /// asks again with <paramref name="takeOver"/>. <paramref name="lease"/> names this delivery
+    /// ("queue/entry id"). Committed with the other stage starts that arrive meanwhile (group
+    /// commit), so it is not canceled halfway: a caller checks its own stop after it returns.
     /// </summary>
-    public Task<StageWork?> BeginStageAsync(TaskMessage task, string consumer) =>
-        _begins.RunAsync((task, consumer));
+    public Task<StageStart> BeginStageAsync(TaskMessage task, string consumer, string lease, bool takeOver = false) =>
+        _begins.RunAsync(new StageBegin(task, consumer, lease, takeOver));
 
     /// <summary>The stage starts of a batch (distinct jobs): one transaction, a few statements for all.</summary>
-    private Task<StageWork?[]> BeginStagesAsync(IReadOnlyList<((TaskMessage Task, string Consumer) Item, Caller Caller)> calls) =>
+    private Task<StageStart[]> BeginStagesAsync(IReadOnlyList<(StageBegin Item, Caller Caller)> calls) =>
         _transactions.ChangesAsync("stage_begin", [.. calls.Select(c => (c.Item.Task.JobId, (string?)c.Item.Task.Stage, (Caller?)c.Caller))], async changes =>
         {
             var tasks = calls.Select(c => c.Item.Task).ToList();
-            var works = new StageWork?[tasks.Count];
+            var works = Enumerable.Repeat(StageStart.Nothing, tasks.Count).ToArray();
             var begun = new List<int>();
             for (var i = 0; i < tasks.Count; i++)
             {
@@ -48,6 +51,11 @@ public sealed class StageLedger
                 if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run is null || run.TaskId != task.TaskId
                     || run.Status is not (StageStatus.Queued or StageStatus.Running))
                 {
+                    continue;
+                }
+                if (run.Status == StageStatus.Running && run.LeaseEntry is { } held && held != calls[i].Item.Lease && !calls[i].Item.TakeOver)
+                {
+                    works[i] = new StageStart(null, held);
                     continue;
                 }
                 if (change.Job.Status == JobStatus.Queued)
@@ -68,8 +76,8 @@ public sealed class StageLedger
             var inputs = begun.SelectMany(i => Pipeline.ByName[tasks[i].Stage].Inputs.Append(tasks[i].Stage).Select(type => (tasks[i].JobId, Type: type))).ToList();
             await using var reads = await changes[0].Connection.QueryMultipleAsync(
                 $"""
-                UPDATE stage_runs r SET status = 'running', attempts = r.attempts + 1, started_at = now(), error = NULL
-                FROM unnest(@jobIds, @stages) AS t(job_id, stage) WHERE r.job_id = ANY(@jobIds) AND r.job_id = t.job_id AND r.stage = t.stage;
+                UPDATE stage_runs r SET status = 'running', attempts = r.attempts + 1, started_at = now(), error = NULL, lease_entry = t.lease
+                FROM unnest(@jobIds, @stages, @leases) AS t(job_id, stage, lease) WHERE r.job_id = ANY(@jobIds) AND r.job_id = t.job_id AND r.stage = t.stage;
                 SELECT {Columns.Project} FROM projects WHERE project_id = ANY(@projectIds);
                 SELECT DISTINCT ON (a.job_id, a.type) a.job_id, a.type, a.version, a.content, a.content_type, a.created_at
                 FROM artifacts a JOIN unnest(@inputJobIds, @inputTypes) AS t(job_id, type) ON a.job_id = t.job_id AND a.type = t.type
@@ -79,6 +87,7 @@ public sealed class StageLedger
                 new
                 {
                     jobIds = begun.Select(i => tasks[i].JobId).ToArray(), stages = begun.Select(i => tasks[i].Stage).ToArray(),
+                    leases = begun.Select(i => calls[i].Item.Lease).ToArray(),
                     projectIds = begun.Select(i => changes[i].Job!.ProjectId).Distinct().ToArray(),
                     inputJobIds = inputs.Select(x => x.JobId).ToArray(), inputTypes = inputs.Select(x => x.Type).ToArray(),
                 }, changes[0].Transaction);
@@ -90,19 +99,20 @@ public sealed class StageLedger
                 var definition = Pipeline.ByName[task.Stage];
                 var stageInputs = artifacts[task.JobId].ToDictionary(a => a.Type);
                 stageInputs.Remove(definition.Name, out var previous);
-                works[i] = new StageWork(job, projects[job.ProjectId], definition, run.Attempts + 1, run.Notes, stageInputs, previous);
+                works[i] = new StageStart(new StageWork(job, projects[job.ProjectId], definition, run.Attempts + 1, run.Notes, stageInputs, previous), null);
             }
             return works;
         }, CancellationToken.None, durable: false);
 
     /// <summary>
-    /// Commits the stage's artifact, then moves the job on: approval after the PRD, the next
+    /// Commits the stage's artifact (only from the attempt running now: a consumer whose attempt
+    /// was superseded records nothing), then moves the job on: approval after the PRD, the next
     /// stages whose dependencies are all done, completion after delivery. A redelivered task that
     /// already completed changes nothing. Returns false when the result was discarded. Committed
     /// with the other results that arrive meanwhile (group commit).
     /// </summary>
-    public Task<bool> CompleteStageAsync(TaskMessage task, StageOutput output) =>
-        _completions.RunAsync(new StageResult(task, output));
+    public Task<bool> CompleteStageAsync(TaskMessage task, int attempt, StageOutput output) =>
+        _completions.RunAsync(new StageResult(task, attempt, output));
 
     /// <summary>The results of a batch (distinct jobs): one transaction, a few statements for all.</summary>
     private Task<bool[]> CompleteStagesAsync(IReadOnlyList<(StageResult Item, Caller Caller)> calls) =>
@@ -112,7 +122,7 @@ public sealed class StageLedger
             var committed = new bool[results.Count];
             var valid = Enumerable.Range(0, results.Count).Where(i =>
                 changes[i] is { Job: { } job, Run: { } run } && !JobStatus.IsTerminal(job.Status)
-                && run.TaskId == results[i].Task.TaskId && run.Status == StageStatus.Running).ToList();
+                && run.TaskId == results[i].Task.TaskId && run.Status == StageStatus.Running && run.Attempts == results[i].Attempt).ToList();
             if (valid.Count == 0)
             {
                 return committed;
@@ -194,12 +204,15 @@ public sealed class StageLedger
     private const string CompleteStagesAndReadProgressSql =
         CompleteStagesSql + ";\nSELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY(@movingOn) AND status IN ('completed', 'pending')";
 
-    /// <summary>Records a failed attempt. With <paramref name="final"/> the stage and the job fail with the error.</summary>
-    public Task<bool> FailAttemptAsync(TaskMessage task, string errorCode, string error, bool final, CancellationToken ct) =>
+    /// <summary>
+    /// Records a failed attempt (the one running now only). With <paramref name="final"/> the
+    /// stage and the job fail with the error.
+    /// </summary>
+    public Task<bool> FailAttemptAsync(TaskMessage task, int attempt, string errorCode, string error, bool final, CancellationToken ct) =>
         _transactions.ChangeAsync("stage_fail", task.JobId, work: async change =>
         {
             var run = change.Run;
-            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId || run.Attempts != attempt)
             {
                 return false;
             }
@@ -220,11 +233,11 @@ public sealed class StageLedger
     /// The next call could pass the project's budget: the stage and the job stop with
     /// budget_exceeded, to be resumed once the budget is raised.
     /// </summary>
-    public Task<bool> StopForBudgetAsync(TaskMessage task, string message, CancellationToken ct) =>
+    public Task<bool> StopForBudgetAsync(TaskMessage task, int attempt, string message, CancellationToken ct) =>
         _transactions.ChangeAsync("stage_budget_stop", task.JobId, work: async change =>
         {
             var run = change.Run;
-            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId)
+            if (change.Job is null || JobStatus.IsTerminal(change.Job.Status) || run?.TaskId != task.TaskId || run.Attempts != attempt)
             {
                 return false;
             }
@@ -236,12 +249,17 @@ public sealed class StageLedger
             return true;
         }, ct, stage: task.Stage);
 
-    /// <summary>A task handed back on shutdown goes back to queued, keeping its attempt count.</summary>
-    public Task RequeueAsync(TaskMessage task, CancellationToken ct) =>
+    /// <summary>A task handed back on shutdown goes back to queued, keeping its attempt count (the attempt running now only).</summary>
+    public Task RequeueAsync(TaskMessage task, int attempt, CancellationToken ct) =>
         _db.ExecuteAsync("stage_requeue",
-            "UPDATE stage_runs SET status = 'queued' WHERE job_id = @JobId AND stage = @Stage AND task_id = @TaskId AND status = 'running'",
-            new { task.JobId, task.Stage, task.TaskId }, ct);
+            """
+            UPDATE stage_runs SET status = 'queued', lease_entry = NULL
+            WHERE job_id = @JobId AND stage = @Stage AND task_id = @TaskId AND status = 'running' AND attempts = @attempt
+            """,
+            new { task.JobId, task.Stage, task.TaskId, attempt }, ct);
+
+    private sealed record StageBegin(TaskMessage Task, string Consumer, string Lease, bool TakeOver);
 
     /// <summary>What a stage's task produced, to be committed.</summary>
-    private sealed record StageResult(TaskMessage Task, StageOutput Output);
+    private sealed record StageResult(TaskMessage Task, int Attempt, StageOutput Output);
 }

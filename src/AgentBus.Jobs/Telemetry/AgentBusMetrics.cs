@@ -62,6 +62,11 @@ public sealed class AgentBusMetrics : IDisposable
             description: "Model spend in US dollars by agent type, provider and model (priced calls only).");
         LlmCostUnknown = _meter.CreateCounter<long>("agent_bus.agent.llm.cost_unknown",
             description: "Model calls whose cost is unknown because the model has no price.");
+        _meter.CreateObservableGauge("agent_bus.agent.llm.spend_today_usd", () => LlmSpendTodayUsd,
+            description: "Model spend of every project today (UTC), in US dollars, read from Postgres: what the daily spend cap is checked against.");
+        _meter.CreateObservableGauge("agent_bus.agent.llm.daily_cap_usd",
+            () => LlmDailyCapUsd is { } cap ? [new Measurement<double>(cap)] : Array.Empty<Measurement<double>>(),
+            description: "The configured daily spend cap in US dollars (no series when there is none).");
         TasksProcessed = _meter.CreateCounter<long>("agent_bus.worker.tasks.processed",
             description: "Queue tasks handled, by queue and outcome (completed, skipped, retried, dead_lettered, handed_back).");
         DeadLettered = _meter.CreateCounter<long>("agent_bus.queue.dead_lettered", description: "Tasks moved to a dead-letter stream.");
@@ -85,6 +90,12 @@ public sealed class AgentBusMetrics : IDisposable
 
     /// <summary>Refreshed from Postgres by the worker; observed as agent_bus_jobs_active.</summary>
     public long JobsActive { get; set; }
+
+    /// <summary>Refreshed from Postgres by the consumers (and at every model call); observed as agent_bus_agent_llm_spend_today_usd.</summary>
+    public double LlmSpendTodayUsd { get; set; }
+
+    /// <summary>Set by the consumers from AgentBus:Llm:DailySpendCapUsd; observed as agent_bus_agent_llm_daily_cap_usd.</summary>
+    public double? LlmDailyCapUsd { get; set; }
 
     /// <summary>Set by the event bus as listeners come and go.</summary>
     public int ListenedJobs { get; set; }

@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace AgentBus.IntegrationTests.Faults;
 
 /// <summary>
-/// SIGTERM while a stage runs that fits in the grace period (2 s of a 5 s grace): the worker
-/// finishes and commits it before exiting, no hand-back, no second run. The stage that outlives
+/// SIGTERM while a stage runs that fits in the grace period (3 s of a 3.5 s grace, longer than a
+/// lease renewal interval): the worker keeps renewing the task's lease through the drain, finishes
+/// and commits it before exiting, no hand-back, no second run. The stage that outlives
 /// the grace and goes back to the queue is ResilienceTests.Sigterm_hands_a_stage_that_outlives_the_grace_period_back_to_the_queue.
 /// </summary>
 [Collection(FaultsCollection.Name)]
@@ -19,17 +20,32 @@ public sealed class ShutdownGraceTests(FaultsFixture fixture)
         var started = await fixture.WaitForStageStartedAsync(jobs[0], "development");
         var (pid, resource) = await fixture.WorkerOf(started["data"]!["consumer"]!.GetValue<string>());
 
+        var consumer = started["data"]!["consumer"]!.GetValue<string>();
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("redis"));
+
         using var victim = Process.GetProcessById(pid);
         var clock = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();
         }
+        // The lease's idle time through the drain: renewed every third of a lease, it never nears the lease.
+        var longestIdle = TimeSpan.Zero;
         using (var exit = new CancellationTokenSource(FaultsFixture.ShutdownGrace + TimeSpan.FromSeconds(10)))
         {
+            while (!victim.HasExited)
+            {
+                foreach (var entry in await redis.GetDatabase().StreamPendingMessagesAsync(AgentBus.Queue.TaskQueue.StreamKey("cpu"), AgentBus.Queue.TaskQueue.Group, 10, consumer))
+                {
+                    longestIdle = TimeSpan.FromMilliseconds(Math.Max(longestIdle.TotalMilliseconds, entry.IdleTimeInMilliseconds));
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(100), exit.Token);
+            }
             await victim.WaitForExitAsync(exit.Token);
         }
         var exited = clock.Elapsed;
+        Assert.True(longestIdle < FaultsFixture.Lease * 0.55,
+            $"the draining worker's lease went {longestIdle.TotalSeconds:F1} s without renewal ({exited.TotalSeconds:F1} s drain, {FaultsFixture.Lease.TotalSeconds} s lease)");
 
         // Committed by the stopping worker: completed before it exited, on its first attempt.
         var events = await fixture.EventsAsync(jobs[0]);
@@ -40,7 +56,7 @@ public sealed class ShutdownGraceTests(FaultsFixture fixture)
         var job = await api.GetJobAsync(jobs[0]);
         Assert.Equal(1, (int)job["stages"]!.AsArray().Single(s => (string?)s!["stage"] == "development")!["attempts"]!);
         Assert.Equal(0, await fixture.AssertNothingLostAsync(jobs));
-        FaultsFixture.Say($"SIGTERM mid-development: {resource} exited {exited.TotalSeconds:F1} s later with the stage committed");
+        FaultsFixture.Say($"SIGTERM mid-development: {resource} exited {exited.TotalSeconds:F1} s later with the stage committed; its lease idled at most {longestIdle.TotalSeconds:F1} s");
         await fixture.RestartAsync(resource);
     }
 }

@@ -4,7 +4,9 @@ namespace AgentBus.IntegrationTests.Faults;
 
 /// <summary>
 /// 20 jobs while workers are SIGKILLed at random moments (seeded; set FAULTS_SEED to replay a
-/// run) and started again: every job completes, no stage commits twice, nothing is left pending.
+/// run) and started again: every job completes, no stage commits twice, nothing is left pending,
+/// and the spend recorded is what the model server itself answered: each call recorded once, the
+/// only calls missing being those answered to a worker killed before it could record them.
 /// </summary>
 [Collection(FaultsCollection.Name)]
 public sealed class WorkerChaosTests(FaultsFixture fixture)
@@ -20,6 +22,7 @@ public sealed class WorkerChaosTests(FaultsFixture fixture)
         FaultsFixture.Say($"chaos seed {seed}: {plannedKills} kills planned");
 
         using var api = fixture.Api();
+        var servedBefore = fixture.ModelServer.Served.Count;
         var clock = Stopwatch.StartNew();
         var jobs = await fixture.SubmitAsync(api, Jobs, "Chaos");
         using var stop = new CancellationTokenSource();
@@ -61,6 +64,17 @@ public sealed class WorkerChaosTests(FaultsFixture fixture)
         }
 
         var reruns = await fixture.AssertNothingLostAsync(jobs);
+        var served = fixture.ModelServer.Served.Skip(servedBefore).ToList();
+        await using var db = new Npgsql.NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
+        var (calls, input, output) = await Dapper.SqlMapper.QuerySingleAsync<(long, long, long)>(db,
+            // OpenAI counts cached prompt tokens within prompt_tokens; the record keeps them apart.
+            "SELECT count(*), coalesce(sum(input_tokens + cache_read_tokens), 0), coalesce(sum(output_tokens), 0) FROM llm_calls WHERE job_id = ANY(@jobs)", new { jobs });
+        var (servedInput, servedOutput) = (served.Sum(a => (long)a.InputTokens), served.Sum(a => (long)a.OutputTokens));
+        FaultsFixture.Say($"chaos spend: {calls} calls recorded ({input} in, {output} out); the model server answered {served.Count} ({servedInput} in, {servedOutput} out)");
+        Assert.True(calls <= served.Count && input <= servedInput && output <= servedOutput,
+            $"recorded {calls} calls ({input}/{output} tokens), more than the {served.Count} ({servedInput}/{servedOutput}) the model server answered: spend counted twice");
+        Assert.True(served.Count - calls <= kills.Count * FaultsFixture.Concurrency,
+            $"the model server answered {served.Count} calls, {served.Count - calls} more than recorded; {kills.Count} kills can strand at most {kills.Count * FaultsFixture.Concurrency}");
         FaultsFixture.Say($"chaos: {Jobs} jobs completed in {took.TotalSeconds:F1} s; {kills.Count} workers SIGKILLed ({string.Join(", ", kills)}); {reruns} stage runs re-run after reclaim");
         // The kills must have landed on work: a run with no re-run proves nothing.
         Assert.True(kills.Count >= 3, $"only {kills.Count} kills happened before the jobs finished");

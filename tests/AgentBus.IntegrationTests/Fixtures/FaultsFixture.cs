@@ -7,31 +7,44 @@ namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// Two workers with short clocks, so faults resolve in seconds: a 4 s lease (a killed worker's
-/// task is reclaimed after 4 s), a 5 s shutdown grace, fast retries, a reconciler sweeping every
+/// task is reclaimed after 4 s), a 3.5 s shutdown grace, fast retries, a reconciler sweeping every
 /// second for stages queued or running for 3 s with no task in Redis, two stages at once per
-/// worker (so 20 jobs take long enough for several kills), and agents slow enough (300 ms, development 2 s) that a fault lands mid-stage.
+/// worker (so 20 jobs take long enough for several kills). The agents call a
+/// <see cref="FakeModelServer"/> over the OpenAI wire, slow enough (300 ms, development 3 s) that a
+/// fault lands mid-stage, and counting every call it answers, so spend can be checked against it.
 /// </summary>
-public sealed class FaultsFixture : AgentBusAppFixture
+public sealed class FaultsFixture : ModelServerAppFixture
 {
     public static readonly string[] Workers = ["worker", "worker-2"];
-    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(5);
-    public static readonly TimeSpan DevelopmentLatency = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(4);
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(3.5);
+    public static readonly TimeSpan DevelopmentLatency = TimeSpan.FromSeconds(3);
+    public const int Concurrency = 2;
+    private const string ModelApiKey = "sk-agentbus-faults-0c1d2e3f4a5b6c7d";
 
     protected override IEnumerable<string> ExtraResources => ["worker-2"];
+
+    protected override AgentBus.Llm.OfflineOptions ModelWriter => new()
+    {
+        Latency = TimeSpan.FromMilliseconds(300),
+        LatencyByAgent = { ["developer_agent"] = DevelopmentLatency },
+    };
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         foreach (var w in new[] { builder.Project("worker"), AddSecondWorker(builder) })
         {
-            w.WithEnvironment("AgentBus__Queue__Lease", "00:00:04")
+            w.WithEnvironment("AgentBus__Queue__Lease", Lease.ToString())
              .WithEnvironment("AgentBus__Queue__RetryBaseDelay", "00:00:00.200")
              .WithEnvironment("AgentBus__Queue__RetryMaxDelay", "00:00:02")
-             .WithEnvironment("AgentBus__Worker__Concurrency", "2")
+             .WithEnvironment("AgentBus__Worker__Concurrency", Concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture))
              .WithEnvironment("AgentBus__Worker__ShutdownGrace", ShutdownGrace.ToString())
              .WithEnvironment("AgentBus__Reconciler__Interval", "00:00:01")
              .WithEnvironment("AgentBus__Reconciler__StaleAfter", "00:00:03")
-             .WithEnvironment("AgentBus__Llm__Offline__Latency", "00:00:00.300")
-             .WithEnvironment("AgentBus__Llm__Offline__LatencyByAgent__developer_agent", DevelopmentLatency.ToString());
+             .WithEnvironment("AgentBus__Llm__Provider", "openai")
+             .WithEnvironment("AgentBus__Llm__Model", "gpt-4o-mini")
+             .WithEnvironment("AgentBus__Llm__OpenAI__BaseUrl", () => new Uri(ModelServer.BaseUrl, "v1").ToString())
+             .WithEnvironment("AgentBus__Llm__OpenAI__ApiKey", ModelApiKey);
         }
     }
 

@@ -2,7 +2,8 @@ using System.Net;
 
 namespace AgentBus.IntegrationTests.Security;
 
-public sealed class RateLimitTests(RateLimitAppFixture fixture) : IClassFixture<RateLimitAppFixture>
+[Collection(RateLimitCollection.Name)]
+public sealed class RateLimitTests(RateLimitAppFixture fixture)
 {
     private async Task<string> CreateKeyAsync()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentBus.Data;
 using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Llm;
@@ -8,6 +9,8 @@ using AgentBus.Store;
 using AgentBus.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace AgentBus.Agents;
 
@@ -23,6 +26,17 @@ namespace AgentBus.Agents;
 public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextWindows windows, JobQueries queries, LlmSpend spend,
     AgentBusMetrics metrics, IOptions<LlmOptions> options) : IStageRunner
 {
+    // An answered call is paid for: its record waits out a Postgres outage (up to about two
+    // minutes) instead of being lost while the stage is run and paid for again.
+    private static readonly ResiliencePipeline RecordRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(Outage.Is),
+            MaxRetryAttempts = 30, Delay = TimeSpan.FromMilliseconds(250), BackoffType = DelayBackoffType.Exponential,
+            MaxDelay = TimeSpan.FromSeconds(5), UseJitter = true,
+        })
+        .Build();
+
     /// <summary>Token counts are the o200k tokenizer's; other vendors' tokenizers count up to about this much more.</summary>
     private const double CountMargin = 1.15;
 
@@ -145,7 +159,7 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
         Activity.Current?.SetTag("gen_ai.usage.input_tokens", usage.InputTokens).SetTag("gen_ai.usage.output_tokens", usage.OutputTokens)
             .SetTag("gen_ai.usage.cost", record.CostUsd is { } c ? (double)c : null);
         Count(record);
-        await spend.RecordLlmCallAsync(work, call.TaskId, seq, record, CancellationToken.None);
+        await RecordRetry.ExecuteAsync(async ct => await spend.RecordLlmCallAsync(work, call.TaskId, seq, record, ct), CancellationToken.None);
         return response;
     }
 

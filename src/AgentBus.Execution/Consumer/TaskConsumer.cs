@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using AgentBus.Agents;
+using AgentBus.Data;
 using AgentBus.Events;
 using AgentBus.Jobs;
 using AgentBus.Llm;

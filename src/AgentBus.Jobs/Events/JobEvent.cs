@@ -4,8 +4,9 @@ using System.Text.Json.Serialization;
 namespace AgentBus.Events;
 
 /// <summary>
-/// A state change of a job. <see cref="Seq"/> is gap-free per job (jobs.event_seq), so a client
-/// that saw event n knows exactly what it missed; it is the SSE event id.
+/// A state change of a job. <see cref="Seq"/> increases per job (jobs.event_seq), without gaps
+/// within one run of Postgres and never reused (it jumps ahead after a restart), so a client that
+/// saw event n gets exactly what it missed by asking for those after n; it is the SSE event id.
 /// </summary>
 public sealed record JobEvent(
     [property: JsonPropertyName("job_id")] Guid JobId,

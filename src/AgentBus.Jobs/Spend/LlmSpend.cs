@@ -36,18 +36,19 @@ public sealed class LlmSpend(Database db)
 
     /// <summary>
     /// Records one call of a stage's attempt; <paramref name="seq"/> numbers the attempt's calls
-    /// (1, then 2 for a repair turn). Recorded once: the same call written again changes nothing.
+    /// (1, then 2 for a repair turn). Recorded once per attempt (its run id): the same call written
+    /// again changes nothing.
     /// </summary>
     public Task RecordLlmCallAsync(StageWork work, Guid taskId, int seq, LlmCallRecord call, CancellationToken ct) =>
         db.ExecuteAsync("llm_call_insert",
             """
-            INSERT INTO llm_calls (job_id, project_id, task_id, attempt, seq, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, cost_usd)
-            VALUES (@JobId, @ProjectId, @taskId, @Attempt, @seq, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs, @CostUsd)
-            ON CONFLICT (task_id, attempt, seq) DO NOTHING
+            INSERT INTO llm_calls (job_id, project_id, task_id, attempt, run_id, seq, stage, agent_type, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, cost_usd)
+            VALUES (@JobId, @ProjectId, @taskId, @Attempt, @RunId, @seq, @Stage, @AgentType, @Provider, @Model, @InputTokens, @OutputTokens, @CacheReadTokens, @CacheWriteTokens, @LatencyMs, @CostUsd)
+            ON CONFLICT (run_id, seq) DO NOTHING
             """,
             new
             {
-                work.Job.JobId, work.Project.ProjectId, taskId, work.Attempt, seq, Stage = work.Stage.Name, call.AgentType, call.Provider, call.Model,
+                work.Job.JobId, work.Project.ProjectId, taskId, work.Attempt, work.RunId, seq, Stage = work.Stage.Name, call.AgentType, call.Provider, call.Model,
                 call.InputTokens, call.OutputTokens, call.CacheReadTokens, call.CacheWriteTokens, call.LatencyMs, call.CostUsd,
             }, ct);
 

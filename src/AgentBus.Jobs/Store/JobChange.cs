@@ -30,6 +30,9 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
 
     // jobs.event_seq as locked (0 for a job this change created), and the events not yet written.
     private int _eventSeq;
+    // Postgres restarted since the job's last event was written: event_seq may have rolled back
+    // past numbers that were published (see EpochGap).
+    private bool _newEpoch;
     private readonly List<(int Seq, string Type, string? Stage, string Json)> _pendingEvents = [];
     private readonly List<(TaskMessage Task, string? Notes, string Queue)> _queued = [];
     private bool _requiresGpu;
@@ -65,7 +68,8 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         // The statements run in order, so the rest is read under the locks.
         var read = new SqlStatement(
             $"SELECT {Columns.Job} FROM jobs WHERE job_id = ANY(@jobIds) ORDER BY job_id FOR UPDATE;\n"
-            + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false) FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = ANY(@jobIds);\n"
+            + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false), j.event_epoch IS DISTINCT FROM pg_postmaster_start_time() "
+            + "FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = ANY(@jobIds);\n"
             + (withStage.Count == 0 ? "" :
                 $"SELECT s.job_id, {Columns.StageRun.Replace("stage, ", "s.stage, ", StringComparison.Ordinal)}, s.lease_entry FROM stage_runs s "
                 + "JOIN unnest(@runJobIds, @runStages) AS t(job_id, stage) ON s.job_id = t.job_id AND s.stage = t.stage WHERE s.job_id = ANY(@runJobIds)"),
@@ -81,13 +85,13 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         }
         await using var results = await connection.QueryMultipleAsync(batch.Add(read).Command(transaction));
         var jobs = (await results.ReadAsync<JobRow>()).ToDictionary(j => j.JobId);
-        var seqs = (await results.ReadAsync<(Guid JobId, int EventSeq, bool RequiresGpu)>()).ToDictionary(r => r.JobId);
+        var seqs = (await results.ReadAsync<(Guid JobId, int EventSeq, bool RequiresGpu, bool NewEpoch)>()).ToDictionary(r => r.JobId);
         var runs = withStage.Count == 0 ? [] : (await results.ReadAsync<StageRunRow>()).ToDictionary(r => r.JobId);
         return [.. targets.Select(t =>
         {
             var change = new JobChange(connection, transaction, router) { Job = jobs.GetValueOrDefault(t.JobId), Caller = t.Caller };
             change.Status = change.Job?.Status;
-            (_, change._eventSeq, change._requiresGpu) = seqs.GetValueOrDefault(t.JobId);
+            (_, change._eventSeq, change._requiresGpu, change._newEpoch) = seqs.GetValueOrDefault(t.JobId);
             change.Run = t.Stage is null ? null : runs.GetValueOrDefault(t.JobId);
             return change;
         })];
@@ -135,11 +139,25 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
     }
 
     /// <summary>
-    /// Takes the job's next event number. The job's row is locked (or created) by this
-    /// transaction, so the numbers stay gap-free.
+    /// How far a job's event numbers jump at its first event after Postgres restarted. Stage starts
+    /// commit without waiting for the WAL flush and their events are published at once, so a crash
+    /// can undo numbers a client has already seen; the jump keeps them from being given to other
+    /// events, which that client would then skip on resuming (a job loses at most a few such events).
     /// </summary>
-    public void AddEvent(string type, string? stage, object data) =>
+    public const int EpochGap = 1000;
+
+    /// <summary>
+    /// Takes the job's next event number. The job's row is locked (or created) by this
+    /// transaction, so the numbers increase without gaps within one run of Postgres.
+    /// </summary>
+    public void AddEvent(string type, string? stage, object data)
+    {
+        if (_newEpoch)
+        {
+            (_eventSeq, _newEpoch) = (_eventSeq + EpochGap, false);
+        }
         _pendingEvents.Add((++_eventSeq, type, stage, JsonSerializer.Serialize(data)));
+    }
 
     private bool HasWrites => _pendingEvents.Count > 0 || _newStatus is not null || _newStage is not null || _queued.Count > 0;
 
@@ -147,6 +165,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         """
         WITH job AS (
           UPDATE jobs j SET event_seq = w.last, updated_at = now(),
+            event_epoch = CASE WHEN w.last <> j.event_seq THEN pg_postmaster_start_time() ELSE j.event_epoch END,
             status = coalesce(w.status, j.status),
             stage = coalesce(w.stage, j.stage),
             started_at = CASE WHEN w.status = 'running' THEN coalesce(j.started_at, now()) ELSE j.started_at END,

@@ -3,7 +3,6 @@ using AgentBus.Queue;
 using AgentBus.Spend;
 using AgentBus.Store;
 using Dapper;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
@@ -27,16 +26,7 @@ public sealed class AttemptFencingTests(AppHostFixture fixture) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // The job library as a service builds it, not started: no migrator, relay or consumer runs.
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:agentbus"] = await fixture.PostgresConnectionStringAsync(),
-            ["ConnectionStrings:redis"] = await fixture.ConnectionStringAsync("redis"),
-        });
-        builder.Services.AddMetrics();
-        builder.AddAgentBusJobs("test");
-        _jobs = builder.Build();
+        _jobs = await JobLibrary.BuildAsync(fixture);
         _redis = await ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("redis"));
     }
 
@@ -153,25 +143,10 @@ public sealed class AttemptFencingTests(AppHostFixture fixture) : IAsyncLifetime
         Assert.Equal(2, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM llm_calls WHERE task_id = @TaskId", new { task.TaskId }));
     }
 
-    /// <summary>A project and its job whose prd stage is queued under a task no queue holds.</summary>
     private async Task<TaskMessage> QueuedPrdAsync()
     {
-        var (projectId, jobId, taskId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        await using var connection = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
-        await connection.ExecuteAsync(
-            """
-            INSERT INTO projects (project_id, name, requirements) VALUES (@projectId, 'Fencing', 'Users can export invoices as PDF.');
-            INSERT INTO jobs (job_id, project_id, status, stage) VALUES (@jobId, @projectId, 'queued', 'prd');
-            INSERT INTO stage_runs (job_id, stage, agent_type, status, task_id, queued_at)
-            SELECT @jobId, s.stage, s.agent_type, CASE WHEN s.stage = 'prd' THEN 'queued' ELSE 'pending' END, CASE WHEN s.stage = 'prd' THEN @taskId END, now()
-            FROM unnest(@stages, @agentTypes) AS s(stage, agent_type);
-            """,
-            new
-            {
-                projectId, jobId, taskId,
-                stages = AgentBus.Jobs.Pipeline.Stages.Select(s => s.Name).ToArray(), agentTypes = AgentBus.Jobs.Pipeline.Stages.Select(s => s.AgentType).ToArray(),
-            });
-        _jobIds.Add(jobId);
-        return new TaskMessage(taskId, jobId, projectId, AgentBus.Jobs.Pipeline.Prd, null);
+        var task = await JobLibrary.QueuedPrdAsync(fixture, "Fencing");
+        _jobIds.Add(task.JobId);
+        return task;
     }
 }

@@ -1,5 +1,5 @@
 using AgentBus.Api.Security;
-using AgentBus.Consumer;
+using AgentBus.Data;
 using Npgsql;
 using StackExchange.Redis;
 

@@ -1,7 +1,7 @@
 using Npgsql;
 using StackExchange.Redis;
 
-namespace AgentBus.Consumer;
+namespace AgentBus.Data;
 
 /// <summary>
 /// Whether a failure is an outage to wait out (the task stays pending and is retried when its

@@ -316,4 +316,20 @@ public class RenderedOverlayTests
                 Assert.Contains('.', container.Image.Split('/')[0]); // a registry host, not a local name
             }
     }
+
+    [Theory]
+    [MemberData(nameof(Repo.Overlays), MemberType = typeof(Repo))]
+    public void Redis_never_evicts_and_its_memory_limit_fits_in_its_container(string overlay)
+    {
+        // Queues, dead letters and the web app's Data Protection keys live in Redis: an eviction
+        // policy would drop them silently. noeviction refuses writes at maxmemory instead.
+        var redis = Workloads.Of(Repo.Objects(overlay), "redis").Spec.Containers.Single();
+        var command = string.Join(' ', redis.Args);
+        Assert.Contains("--maxmemory-policy noeviction", command, StringComparison.Ordinal);
+        var maxmemory = System.Text.RegularExpressions.Regex.Match(command, @"--maxmemory (\d+)mb");
+        Assert.True(maxmemory.Success, $"no --maxmemory <n>mb in: {command}");
+        var bytes = long.Parse(maxmemory.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024;
+        // Headroom for the fork that rewrites the append-only file or saves a snapshot.
+        Assert.True(bytes <= redis.Resources.Limits["memory"].ToInt64() * 3 / 4, $"maxmemory {bytes} B against a limit of {redis.Resources.Limits["memory"]}");
+    }
 }

@@ -31,8 +31,17 @@ public sealed class AgentBusInfrastructure
         dir $AGENTBUS_REDIS_DIR
         appendonly yes
         save ""
+        maxmemory $AGENTBUS_REDIS_MAXMEMORY
+        maxmemory-policy noeviction
         CONFIG
         """;
+
+    // Redis holds the queues, retry sets, dead letters, GPU heartbeats and the web app's Data
+    // Protection keys: none may be evicted. At the limit Redis refuses writes instead (producers
+    // keep their tasks in the outbox), well before the container's memory limit (1Gi) kills it;
+    // the headroom is for the fork that rewrites the append-only file or saves a snapshot.
+    public const string RedisMaxMemory = "512mb";
+    public const string RedisMaxMemoryPolicy = "noeviction";
 
     private readonly IDistributedApplicationBuilder _builder;
     private readonly LocalBinaries? _binaries;
@@ -101,7 +110,15 @@ public sealed class AgentBusInfrastructure
         if (Mode == InfrastructureMode.Containers)
         {
             // Queue entries live in Redis: persist them (a snapshot each second with changes), as local mode does with its append-only file.
-            return _builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1), keysChangedThreshold: 1);
+            // The container runs `sh -c "redis-server ..."`: the limits belong in that command line,
+            // where arguments after it would only become the shell's $0, $1.
+            return _builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1), keysChangedThreshold: 1)
+                .WithArgs(context =>
+                {
+                    var command = context.Args.OfType<string>().FirstOrDefault(a => a.StartsWith("redis-server ", StringComparison.Ordinal))
+                        ?? throw new InvalidOperationException("The Redis container's command line has no redis-server: its memory limit cannot be set.");
+                    context.Args[context.Args.IndexOf(command)] = $"{command} --maxmemory {RedisMaxMemory} --maxmemory-policy {RedisMaxMemoryPolicy}";
+                });
         }
 
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(_builder, $"{name}-password", special: false);
@@ -110,6 +127,7 @@ public sealed class AgentBusInfrastructure
             .WithArgs("-c", RedisScript)
             .WithEndpoint(name: "tcp", scheme: "tcp", env: "AGENTBUS_REDIS_PORT")
             .WithEnvironment("AGENTBUS_REDIS_SERVER", _binaries!.RedisServer)
+            .WithEnvironment("AGENTBUS_REDIS_MAXMEMORY", RedisMaxMemory)
             .WithEnvironment("AGENTBUS_REDIS_PASSWORD", password);
         if (_builder.ExecutionContext.IsRunMode)
         {

@@ -55,6 +55,9 @@ public static class AgentBusJobsExtensions
         builder.Services.AddSingleton(sp => new JobCommands(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>(), sp.GetRequiredService<AgentBusMetrics>()));
         builder.Services.AddSingleton(sp => new StageLedger(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>()));
         builder.Services.AddSingleton<LlmSpend>();
+        builder.Services.AddSingleton(sp => new ProjectErasure(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>(),
+            sp.GetRequiredService<TaskQueue>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProjectErasure>>()));
+        builder.Services.AddSingleton<RetentionSweep>();
         builder.Services.AddHostedService<OutboxRelay>();
         return builder;
     }

@@ -1,9 +1,10 @@
 using AgentBus;
 using AgentBus.Worker.Recovery;
+using AgentBus.Worker.Retention;
 
 // The worker runs agent stages from the cpu queue; it also re-enqueues stages whose tasks Redis
-// lost and moves GPU work to cpu when no GPU node is left. It is a web host so it can serve
-// health and metrics.
+// lost, moves GPU work to cpu when no GPU node is left and deletes what retention no longer
+// keeps. It is a web host so it can serve health and metrics.
 const string component = "worker";
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults(component);
@@ -11,6 +12,7 @@ builder.AddAgentBusJobs(component);
 builder.AddStageConsumer();
 builder.AddStageReconciler();
 builder.AddGpuQueueFallback();
+builder.AddRetentionSweeper();
 
 var app = builder.Build();
 app.UseAgentBusHttpMetrics();

@@ -37,6 +37,12 @@ public static class ProjectsApi
         group.MapGet("", ListProjects).WithName("ListProjects")
             .WithSummary("Projects, newest first, each with its latest job; page with before=next_before (total on the first page only).");
         group.MapGet("/{project_id}", GetProject).WithName("GetProject").WithSummary("A project with its latest job.");
+        group.MapDelete("/{project_id}", DeleteProject).RequireAuthorization(Roles.Admin).WithName("DeleteProject")
+            .WithSummary("Erase the project and everything derived from it (a privacy request); its unfinished jobs stop.")
+            .WithDescription("Admin only. Removes the project, its jobs, stage runs, artifacts (every version), events, model calls, routing, "
+                + "queued tasks, idempotency keys and dead letters, in one transaction, and cannot be undone. Unfinished jobs need no cancel first: "
+                + "their running stages are stopped and nothing they finish is stored. The model calls' cost is kept only as an anonymous daily sum "
+                + "(day, agent, provider, model). 204 when erased; 404 for an unknown project.");
         group.MapPatch("/{project_id}", UpdateProject).RequireAuthorization(Roles.Admin).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
         group.MapPost("/{project_id}/jobs", Rerun).RequireAuthorization(Roles.Operator).WithName("RerunProject")
             .WithSummary("Run the project again as a new job, from its requirements as they are now.");
@@ -165,6 +171,9 @@ public static class ProjectsApi
         return TypedResults.Ok(new ProjectDetail(project.ProjectId, project.Name, project.Requirements,
             JsonSerializer.Deserialize<JsonElement>(project.Metadata), project.BudgetUsd, project.CreatedAt, project.UpdatedAt, latest));
     }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteProject(Guid project_id, ProjectErasure erasure, ClaimsPrincipal user, CancellationToken ct) =>
+        await erasure.EraseAsync(project_id, Roles.Actor(user), ct) is null ? Problems.NotFound("project", project_id) : TypedResults.NoContent();
 
     public static async Task<Results<Ok<ProjectBudget>, ProblemHttpResult, ValidationProblem>> UpdateProject(
         Guid project_id, UpdateProjectRequest request, JobCommands commands, ClaimsPrincipal user, CancellationToken ct)

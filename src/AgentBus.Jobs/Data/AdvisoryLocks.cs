@@ -11,4 +11,7 @@ public static class AdvisoryLocks
 
     /// <summary>Held (transaction-scoped) by the one worker that sweeps for lost stage tasks.</summary>
     public const long StageReconciler = 0x4167656E74526563; // "AgentRec"
+
+    /// <summary>Held (session-scoped, released when the sweep ends) by the one worker that runs the retention sweep.</summary>
+    public const long Retention = 0x4167656E74526574; // "AgentRet"
 }

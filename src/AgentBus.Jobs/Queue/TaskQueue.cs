@@ -169,6 +169,27 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
     public async Task<bool> RemoveDeadLetterAsync(string queue, string entryId) =>
         await Db.StreamDeleteAsync(DeadLetterKey(queue), [entryId]) == 1;
 
+    /// <summary>
+    /// Deletes a queue's dead letters older than <paramref name="before"/>; returns how many. Entry
+    /// ids are the milliseconds of the dead-lettering, so XTRIM MINID removes by age in Redis
+    /// itself, exactly (not "~"): a dead-letter stream holds failures only, never many.
+    /// </summary>
+    public Task<long> TrimDeadLettersAsync(string queue, DateTimeOffset before) =>
+        Db.StreamTrimByMinIdAsync(DeadLetterKey(queue), $"{before.ToUnixTimeMilliseconds()}-0");
+
+    /// <summary>Deletes every queue's dead letters of one project (its erasure); returns how many.</summary>
+    public async Task<long> RemoveDeadLettersOfProjectAsync(Guid projectId)
+    {
+        var removed = 0L;
+        foreach (var queue in Names)
+        {
+            var entries = await Db.StreamRangeAsync(DeadLetterKey(queue));
+            var ids = entries.Where(e => (string?)e["project_id"] == projectId.ToString()).Select(e => e.Id).ToArray();
+            removed += ids.Length == 0 ? 0 : await Db.StreamDeleteAsync(DeadLetterKey(queue), ids);
+        }
+        return removed;
+    }
+
     private static DeadLetter ToDeadLetter(string queue, StreamEntry entry) =>
         new(queue, entry.Id!, TaskMessage.FromEntries(entry.Values), (string?)entry["error"],
             DateTimeOffset.TryParse((string?)entry["dead_lettered_at"], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var at) ? at : null);

@@ -72,6 +72,8 @@ public sealed class AgentBusMetrics : IDisposable
         DeadLettered = _meter.CreateCounter<long>("agent_bus.queue.dead_lettered", description: "Tasks moved to a dead-letter stream.");
         Reconciled = _meter.CreateCounter<long>("agent_bus.queue.reconciled",
             description: "Stage runs queued or running in Postgres whose task was in no queue (Redis lost it), re-enqueued through the outbox.");
+        RetentionDeleted = _meter.CreateCounter<long>("agent_bus.retention.deleted",
+            description: "What the retention sweep deleted, by kind (job_events, artifact_versions, dead_letters).");
         _meter.CreateObservableGauge("agent_bus.worker.queue.size",
             () => QueueSizes.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue_name", q.Key))),
             description: "Tasks waiting, in flight or waiting to retry, by queue.");
@@ -115,6 +117,7 @@ public sealed class AgentBusMetrics : IDisposable
     public Counter<long> TasksProcessed { get; }
     public Counter<long> DeadLettered { get; }
     public Counter<long> Reconciled { get; }
+    public Counter<long> RetentionDeleted { get; }
 
     /// <summary>api, worker or gpu-agent: the value of the component label.</summary>
     public string Component { get; }

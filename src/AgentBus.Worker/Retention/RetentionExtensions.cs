@@ -8,10 +8,7 @@ public static class RetentionExtensions
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
             .Validate(o => o.IsValid, $"AgentBus:Retention needs every MaxAge >= {RetentionOptions.MinimumAge}, Interval >= 1 s and BatchSize 1 to 100000.")
             .ValidateOnStart();
-        if (builder.Configuration.GetValue(RetentionOptions.Section + ":Enabled", true))
-        {
-            builder.Services.AddHostedService<RetentionSweeper>();
-        }
+        builder.Services.AddHostedService<RetentionSweeper>();
         return builder;
     }
 }

@@ -15,6 +15,10 @@ public sealed partial class RetentionSweeper(RetentionSweep sweep, IOptions<Rete
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!_options.Enabled)
+        {
+            return;
+        }
         using var timer = new PeriodicTimer(_options.Interval);
         do
         {

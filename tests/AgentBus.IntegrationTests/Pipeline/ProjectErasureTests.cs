@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using AgentBus.Queue;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -49,6 +50,9 @@ public sealed class ProjectErasureTests(AppHostFixture fixture)
         Assert.All(Tables.Keys.Where(t => t != "task_outbox"), t => Assert.True(before[t] > 0, $"the project had no {t} rows to erase"));
         var keptBefore = await CountsAsync(connection, kept, [keptJob]);
         var spendBefore = await ErasedSpendAsync(connection);
+        using var watching = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var auditLine = ApiLogLineAsync(watching.Token, "project_erased", doomed.ToString());
+        await Task.Delay(500);
 
         using (var erase = await api.Http.DeleteAsync($"/api/projects/{doomed}"))
         {
@@ -56,6 +60,11 @@ public sealed class ProjectErasureTests(AppHostFixture fixture)
         }
 
         Assert.All(await CountsAsync(connection, doomed, [doomedJob]), c => Assert.True(c.Value == 0, $"{c.Value} {c.Key} row(s) left"));
+        // The audit line: who and which project, with the counts; nothing the person wrote.
+        var audit = await auditLine.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(audit.Contains("key:bootstrap", StringComparison.Ordinal), audit);
+        Assert.DoesNotContain("Erased on request", audit, StringComparison.Ordinal);
+        Assert.DoesNotContain(SampleRequirements.Clinic[..40], audit, StringComparison.Ordinal);
         Assert.Equal(keptBefore, await CountsAsync(connection, kept, [keptJob]));
         var letters = (await redis.GetDatabase().StreamRangeAsync(dead)).Select(e => e.Id).ToList();
         Assert.DoesNotContain(doomedLetter, letters);
@@ -103,6 +112,24 @@ public sealed class ProjectErasureTests(AppHostFixture fixture)
         }
         using var erased = await admin.Http.DeleteAsync($"/api/projects/{projectId}");
         Assert.Equal(HttpStatusCode.NoContent, erased.StatusCode);
+    }
+
+    /// <summary>
+    /// The first line the api logs from now on that holds every one of <paramref name="parts"/>
+    /// (the fixture keeps no log backlog: start watching before the request that logs it).
+    /// </summary>
+    private async Task<string> ApiLogLineAsync(CancellationToken ct, params string[] parts)
+    {
+        var api = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "api");
+        // By the resource, not its name: a project's logs are kept per instance.
+        await foreach (var batch in fixture.App.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(api).WithCancellation(ct))
+        {
+            if (batch.Select(l => l.Content).FirstOrDefault(c => parts.All(p => c.Contains(p, StringComparison.Ordinal))) is { } line)
+            {
+                return line;
+            }
+        }
+        throw new InvalidOperationException("the api's log stream ended");
     }
 
     private static async Task<(Guid ProjectId, Guid JobId)> CreateWithKeyAsync(AgentBusClient api, string name)

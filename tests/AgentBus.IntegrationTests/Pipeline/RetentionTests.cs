@@ -88,6 +88,17 @@ public sealed class RetentionTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task The_worker_runs_the_sweep_at_start_and_exports_what_it_deleted_by_kind()
+    {
+        using var worker = fixture.CreateClient("worker");
+        var metrics = await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await worker.GetStringAsync("/metrics")),
+            m => m.Named("agent_bus_retention_deleted_total").Select(s => s.Labels["kind"]).Distinct().Count() == 3,
+            TimeSpan.FromSeconds(30), "the worker's first sweep counted");
+        Assert.Equal(["artifact_versions", "dead_letters", "job_events"],
+            metrics.Named("agent_bus_retention_deleted_total").Select(s => s.Labels["kind"]).Distinct().Order());
+    }
+
+    [Fact]
     public async Task Redis_refuses_writes_at_its_memory_limit_instead_of_evicting_queues()
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(await fixture.ConnectionStringAsync("redis") + ",allowAdmin=true");

@@ -42,7 +42,8 @@ public static class ProjectsApi
             .WithDescription("Admin only. Removes the project, its jobs, stage runs, artifacts (every version), events, model calls, routing, "
                 + "queued tasks, idempotency keys and dead letters, in one transaction, and cannot be undone. Unfinished jobs need no cancel first: "
                 + "their running stages are stopped and nothing they finish is stored. The model calls' cost is kept only as an anonymous daily sum "
-                + "(day, agent, provider, model). 204 when erased; 404 for an unknown project.");
+                + "(day, agent, provider, model). 204 when erased; 404 for an unknown project.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPatch("/{project_id}", UpdateProject).RequireAuthorization(Roles.Admin).WithName("UpdateProject").WithSummary("Set or remove (null) the project's budget in USD.");
         group.MapPost("/{project_id}/jobs", Rerun).RequireAuthorization(Roles.Operator).WithName("RerunProject")
             .WithSummary("Run the project again as a new job, from its requirements as they are now.");

@@ -112,6 +112,13 @@ public sealed class ProjectErasureTests(AppHostFixture fixture)
         }
         using var erased = await admin.Http.DeleteAsync($"/api/projects/{projectId}");
         Assert.Equal(HttpStatusCode.NoContent, erased.StatusCode);
+
+        // The API description names it, its answers and who may call it.
+        var operation = (await admin.Http.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>("/openapi/v1.json"))!["paths"]!["/api/projects/{project_id}"]!["delete"]!;
+        Assert.Equal("DeleteProject", (string?)operation["operationId"]);
+        Assert.Contains("Admin only", (string?)operation["description"], StringComparison.Ordinal);
+        Assert.NotNull(operation["responses"]!["204"]);
+        Assert.NotNull(operation["responses"]!["404"]);
     }
 
     /// <summary>

@@ -64,6 +64,7 @@ public static class Extensions
             http.AddServiceDiscovery();
         });
         builder.Services.AddProblemDetails();
+        builder.Services.AddForwardedHeadersTrust();
         return builder;
     }
 

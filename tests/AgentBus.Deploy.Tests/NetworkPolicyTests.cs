@@ -115,16 +115,31 @@ public class NetworkPolicyTests
         Assert.True(wrong.Count == 0, $"{overlay}:\n" + string.Join("\n", wrong));
     }
 
+    private static readonly System.Net.IPNetwork[] PrivateRanges =
+        [.. new[] { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7" }.Select(r => System.Net.IPNetwork.Parse(r))];
+
     [Theory]
     [MemberData(nameof(Repo.Overlays), MemberType = typeof(Repo))]
-    public void The_api_trusts_X_Forwarded_For_and_only_the_ingress_controller_the_web_and_Prometheus_can_send_it(string overlay)
+    public void The_api_believes_X_Forwarded_For_only_from_private_networks_and_only_the_ingress_controller_the_web_and_Prometheus_can_send_it(string overlay)
     {
-        // ASPNETCORE_FORWARDEDHEADERS_ENABLED=true takes the first X-Forwarded-For entry as the client
-        // address from any peer (the per-address rate limit keys on it): the network must keep every
-        // other peer away from the api's port.
+        // The per-address rate limit keys on the forwarded client address: the api believes the header
+        // only from the ingress controller's networks (AgentBus:ForwardedHeaders), and the network policy
+        // keeps every other peer away from its port.
         var objects = Repo.Objects(overlay);
-        var container = Workloads.Of(objects, "api").Spec.Containers.Single(c => c.Name == "api");
-        Assert.Equal("true", Workloads.Settings(objects, container)["ASPNETCORE_FORWARDEDHEADERS_ENABLED"]);
+        foreach (var service in new[] { "api", "web" })
+        {
+            var container = Workloads.Of(objects, service).Spec.Containers.Single(c => c.Name == service);
+            var settings = Workloads.Settings(objects, container);
+            Assert.Equal("true", settings["ASPNETCORE_FORWARDEDHEADERS_ENABLED"]);
+            Assert.True(settings.TryGetValue(Policy.TrustedProxyNetworksSetting, out var networks), $"{overlay}: {service} names no trusted proxy networks");
+            foreach (var network in networks.Split(','))
+            {
+                // Private ranges only: a public or catch-all range would believe clients' own headers.
+                var parsed = System.Net.IPNetwork.Parse(network);
+                Assert.True(PrivateRanges.Any(r => r.Contains(parsed.BaseAddress) && parsed.PrefixLength >= r.PrefixLength),
+                    $"{overlay}: {service} believes X-Forwarded-For from {network}");
+            }
+        }
 
         var policy = Policies(objects).SingleOrDefault(p => p.Metadata.Name == "api");
         Assert.NotNull(policy);

@@ -16,6 +16,9 @@ public static class Policy
     public const string IngressHost = "agent-bus.example.com";
     /// <summary>The controller the Ingresses and their annotations are written for (ingress-nginx).</summary>
     public const string IngressClass = "nginx";
+    /// <summary>The setting (AgentBus.ServiceDefaults' ForwardedHeadersTrust) naming the proxies whose
+    /// X-Forwarded-For a service behind the Ingress believes.</summary>
+    public const string TrustedProxyNetworksSetting = "AgentBus__ForwardedHeaders__KnownNetworks__0";
     /// <summary>Path prefixes of AgentBus.ServiceDefaults that must not leave the cluster: /health,
     /// /health/ready and /metrics.</summary>
     public static readonly IReadOnlyList<string> ClusterOnlyPaths = ["/health", "/metrics"];
@@ -26,9 +29,12 @@ public static class Policy
     /// <summary>The one place that names who outside the namespace may connect in (the generated
     /// NetworkPolicies, docs/security.md): ingress-nginx's namespace (any pod of it), and
     /// kube-prometheus-stack's Prometheus and Grafana (release "prometheus") in namespace monitoring.
-    /// Change it here and run scripts/generate-k8s.sh.</summary>
+    /// The controller's pod addresses are the cluster's to choose: by default every private range
+    /// (RFC 1918), which the api's NetworkPolicy narrows to the peers it admits; an overlay sets the
+    /// cluster's pod CIDR instead (docs/security.md). Change it here and run scripts/generate-k8s.sh.</summary>
     public static readonly NetworkPeers Peers = new(
         IngressControllerNamespace: "ingress-nginx",
+        IngressControllerNetworks: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         IngressControllerPods: new Dictionary<string, string>(),
         MonitoringNamespace: "monitoring",
         PrometheusPods: new Dictionary<string, string> { ["app.kubernetes.io/name"] = "prometheus" },

@@ -18,6 +18,11 @@ internal sealed class ProjectWorkloads(
         var bindings = manifest.Bindings(name);
         var env = new ContainerEnv(manifest, resource["env"]?.AsObject(), dataStores);
         SizePostgresPools(name, policy, env);
+        var ingress = policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null);
+        // Behind the Ingress the client address and scheme come from the controller's headers; nobody
+        // else's are believed.
+        if (ingress is not null)
+            env.ConfigMapLiterals.Add($"{Policy.TrustedProxyNetworksSetting}={Policy.Peers.IngressControllerNetworks}");
         var container = new V1Container
         {
             Name = name,
@@ -57,7 +62,6 @@ internal sealed class ProjectWorkloads(
             AddFile("deployment.yaml", Deployment(name, pod, autoscaled: policy.Autoscale is not null));
         }
         AddFile("service.yaml", Service(name, bindings));
-        var ingress = policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null);
         AddFile("networkpolicy.yaml", NetworkAccess.ForService(name, bindings, ingress is not null, clients.GetValueOrDefault(name) ?? []));
         if (policy.Autoscale is var (min, max))
             AddFile("hpa.yaml", Autoscaler(name, min, max));

@@ -41,9 +41,11 @@ public sealed record DataStorePolicy(
 /// <summary>Who outside namespace agent-bus may open connections into it, for the generated
 /// NetworkPolicies (docs/security.md): the ingress controller's namespace (and, when not empty, the
 /// labels of its pods), and the namespace and pod labels of Prometheus (it scrapes /metrics of every
-/// service) and of Grafana (its Postgres data source).</summary>
+/// service) and of Grafana (its Postgres data source). The services behind the Ingress believe
+/// X-Forwarded-For only from <paramref name="IngressControllerNetworks"/> (CIDRs, comma-separated).</summary>
 public sealed record NetworkPeers(
     string IngressControllerNamespace,
+    string IngressControllerNetworks,
     IReadOnlyDictionary<string, string> IngressControllerPods,
     string MonitoringNamespace,
     IReadOnlyDictionary<string, string> PrometheusPods,

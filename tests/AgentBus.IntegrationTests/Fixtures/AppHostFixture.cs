@@ -3,7 +3,8 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// <summary>
 /// The standard topology, shared by the tests of the "AppHost" collection. The offline model is
 /// given a price ($100 per million tokens) so budgets have something to count, and projects
-/// submitted without a budget get <see cref="DefaultBudgetUsd"/>.
+/// submitted without a budget get <see cref="DefaultBudgetUsd"/>. The api believes X-Forwarded-For
+/// from loopback, as it believes the ingress controller's network in Kubernetes.
 /// </summary>
 public sealed class AppHostFixture : AgentBusAppFixture
 {
@@ -16,6 +17,9 @@ public sealed class AppHostFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", OfflinePricePerMillion.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.Project("api")
-            .WithEnvironment("AgentBus__Projects__DefaultBudgetUsd", DefaultBudgetUsd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            .WithEnvironment("AgentBus__Projects__DefaultBudgetUsd", DefaultBudgetUsd.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true")
+            .WithEnvironment("AgentBus__ForwardedHeaders__KnownNetworks__0", "127.0.0.0/8")
+            .WithEnvironment("AgentBus__ForwardedHeaders__KnownProxies__0", "::1");
     }
 }

@@ -3,7 +3,9 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// <summary>
 /// The standard topology with tiny limits, so a short burst exceeds them: token buckets a few
 /// requests deep, and a daily spend cap (<see cref="DailySpendCapUsd"/>) below what one call of
-/// the priced offline model may cost, so the first model call of the day is refused.
+/// the priced offline model may cost, so the first model call of the day is refused. The api
+/// applies forwarded headers as when published (ASPNETCORE_FORWARDEDHEADERS_ENABLED) and trusts no
+/// proxy, so a client's own X-Forwarded-For must not move it to another bucket.
 /// </summary>
 public sealed class RateLimitAppFixture : AgentBusAppFixture
 {
@@ -14,6 +16,7 @@ public sealed class RateLimitAppFixture : AgentBusAppFixture
     {
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         builder.Project("api")
+            .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true")
             .WithEnvironment("AgentBus__RateLimits__PerKey__PermitsPerSecond", "2")
             .WithEnvironment("AgentBus__RateLimits__PerKey__Burst", Burst.ToString(invariant))
             .WithEnvironment("AgentBus__RateLimits__PerAddress__PermitsPerSecond", "2")

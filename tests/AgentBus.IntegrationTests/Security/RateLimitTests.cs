@@ -78,6 +78,20 @@ public sealed class RateLimitTests(RateLimitAppFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_forged_x_forwarded_for_from_an_untrusted_peer_does_not_leave_the_senders_address_bucket()
+    {
+        // Each request claims another client address; none is believed, so all share this sender's bucket.
+        using var anonymous = fixture.CreateAnonymousClient();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 3 * RateLimitAppFixture.Burst).Select(async i =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/projects");
+            request.Headers.Add("X-Forwarded-For", $"203.0.113.{i + 1}");
+            return await anonymous.SendAsync(request);
+        }));
+        await AssertLimitedAsync(responses);
+    }
+
     private async Task<double> KeyLookupsAsync()
     {
         // The exporter answers from a short cache: let it refresh first.

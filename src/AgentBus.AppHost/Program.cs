@@ -4,33 +4,41 @@ using AgentBus.AppHost.Infrastructure;
 // The Agent Bus topology. Postgres and Redis are Aspire containers when a container runtime
 // answers (always when publishing), else local executables (see Infrastructure/).
 // Services get connection strings only: no loose password variables to leak into manifests.
+// They connect to Postgres as a role that owns nothing; the one-shot "migrations" resource (a Job in
+// Kubernetes) creates the roles and the schema as its owner, and every service waits for it to exit 0.
 var builder = DistributedApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--infra"] = InfrastructureOptions.ModeKey });
 
 const string database = "agentbus";
+const string appRole = "agentbus_app"; // AgentBus.Data.DatabaseRoles.App, granted by 0009_roles.sql
 var infrastructure = builder.AddAgentBusInfrastructure();
-var postgres = infrastructure.AddPostgres("postgres", database);
+var postgres = infrastructure.AddPostgres("postgres", database, appRole);
 var redis = infrastructure.AddRedis("redis");
 var llm = builder.AddLlmParameters();
 var apiKey = builder.AddApiKeyParameter();
 
+var migrations = builder.AddProject<Projects.AgentBus_Migrations>("migrations")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
+    .WithReference(postgres.Admin, database).WaitFor(postgres.Admin)
+    .WithReference(postgres.App);
+
 var api = builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
-    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
     .WithEnvironment("AgentBus__Auth__AdminApiKey", apiKey)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_Worker>("worker")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
-    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
     .WithLlm(llm)
     .WithHttpHealthCheck("/health/ready");
 
 builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
-    .WithReference(postgres, database).WaitFor(postgres)
+    .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health/ready");
 

@@ -39,8 +39,9 @@ public static class AgentBusJobsExtensions
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter(AgentBusMetrics.MeterName));
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(AgentBusTracing.SourceName));
 
-        // Registered first: hosted services start in order, and nothing may touch the schema before it is current.
-        builder.Services.AddHostedService<Migrator>();
+        // Registered first: hosted services start in order, and nothing may touch the schema before
+        // it is current. The services never migrate (AgentBus.Migrations does); they wait for it.
+        builder.Services.AddHostedService<SchemaVersion>();
         builder.Services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section)
             .Validate(o => o.Lease >= TimeSpan.FromSeconds(1) && o.MaxAttempts >= 1, "AgentBus:Queue needs Lease >= 1 s and MaxAttempts >= 1.");
         builder.Services.AddSingleton<Database>();

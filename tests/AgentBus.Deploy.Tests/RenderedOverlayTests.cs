@@ -11,9 +11,11 @@ public class RenderedOverlayTests
         foreach (var (name, resource) in Workloads.FromManifest(Repo.Manifest))
         {
             var expected = AspireManifest.TypeOf(resource) == "container.v0" ? "StatefulSet"
+                : Policy.ForService(name).RunsToCompletion ? "Job"
                 : Policy.ForService(name).DaemonSetOnGpuNodes ? "DaemonSet" : "Deployment";
             Assert.Contains(objects, o => o.Kind == expected && o.Name == name);
-            Assert.Contains(objects, o => o.Kind == "Service" && o.Name == name);
+            // A Job serves nothing.
+            Assert.Equal(expected != "Job", objects.Any(o => o.Kind == "Service" && o.Name == name));
         }
         Assert.Contains(objects, o => o.Kind == "Namespace" && o.Name == Policy.Namespace);
         Assert.Contains(objects, o => o is { Kind: "Ingress", Name: "api" });
@@ -131,8 +133,12 @@ public class RenderedOverlayTests
             Assert.DoesNotContain(pod.Volumes ?? [], v => v.HostPath is not null);
             foreach (var container in pod.Containers.Concat(pod.InitContainers ?? []))
             {
-                Assert.NotNull(container.LivenessProbe);
-                Assert.NotNull(container.ReadinessProbe);
+                // A Job (the migrations) runs to completion: nothing to probe.
+                if (workload.Kind != "Job")
+                {
+                    Assert.NotNull(container.LivenessProbe);
+                    Assert.NotNull(container.ReadinessProbe);
+                }
                 var security = container.SecurityContext;
                 Assert.True(security?.AllowPrivilegeEscalation == false, $"{where}: allowPrivilegeEscalation");
                 Assert.True(security?.ReadOnlyRootFilesystem == true, $"{where}: readOnlyRootFilesystem");
@@ -156,7 +162,7 @@ public class RenderedOverlayTests
     public void Services_are_probed_on_their_health_endpoints_and_scraped_on_port_http(string overlay)
     {
         var objects = Repo.Objects(overlay);
-        foreach (var name in Workloads.Projects(Repo.Manifest))
+        foreach (var name in Workloads.Projects(Repo.Manifest).Where(n => !Policy.ForService(n).RunsToCompletion))
         {
             var pod = Workloads.Of(objects, name);
             var container = pod.Spec.Containers.Single(c => c.Name == name);

@@ -44,15 +44,15 @@ public class SecretsTests
     [Fact]
     public void The_managed_data_component_swaps_postgres_and_redis_for_a_secret()
     {
-        // Flip the one setting in a copy of k8s/: uncomment the component in the prod overlay.
+        // Flip the one setting in a copy of k8s/: the managed-data component instead of postgres-tls.
         var dir = Repo.TempDir();
         try
         {
             Repo.Copy(Repo.K8s, dir);
             var overlay = Path.Combine(dir, "overlays", "prod", "kustomization.yaml");
             var text = File.ReadAllText(overlay);
-            Assert.Contains("# components:\n#   - ../../components/managed-data\n", text, StringComparison.Ordinal);
-            File.WriteAllText(overlay, text.Replace("# components:\n#   - ../../components/managed-data\n",
+            Assert.Contains("components:\n  - ../../components/postgres-tls\n", text, StringComparison.Ordinal);
+            File.WriteAllText(overlay, text.Replace("components:\n  - ../../components/postgres-tls\n",
                 "components:\n  - ../../components/managed-data\n", StringComparison.Ordinal));
             var objects = RenderedObject.Split(Repo.Kustomize(Path.Combine(dir, "overlays", "prod")));
 

@@ -5,7 +5,7 @@ namespace AgentBus.Deploy.Tests;
 /// <summary>Workloads of a rendered overlay and the lookups the checks share.</summary>
 public static partial class Workloads
 {
-    public static readonly HashSet<string> Kinds = ["Deployment", "DaemonSet", "StatefulSet"];
+    public static readonly HashSet<string> Kinds = ["Deployment", "DaemonSet", "StatefulSet", "Job"];
 
     public static IEnumerable<(RenderedObject Object, V1PodTemplateSpec Template)> All(IEnumerable<RenderedObject> objects) =>
         objects.Where(o => Kinds.Contains(o.Kind)).Select(o => (o, o.Model switch
@@ -13,6 +13,7 @@ public static partial class Workloads
             V1Deployment d => d.Spec.Template,
             V1DaemonSet d => d.Spec.Template,
             V1StatefulSet s => s.Spec.Template,
+            V1Job j => j.Spec.Template,
             _ => throw new InvalidOperationException(),
         }));
 

@@ -8,7 +8,7 @@ namespace AgentBus.Deploy;
 /// <summary>base/&lt;name&gt;/ for a backing container (container.v0: Postgres, Redis): a single-replica
 /// StatefulSet with a volume claim per data directory, its Service, and a NetworkPolicy.</summary>
 internal sealed partial class DataStoreWorkloads(
-    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores,
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, PostgresTlsComponent postgresTls, ISet<string> dataStores,
     IReadOnlyDictionary<string, IReadOnlyList<string>> clients)
 {
     public void Add(string name, JsonObject resource)
@@ -82,6 +82,8 @@ internal sealed partial class DataStoreWorkloads(
             Kustomizations.ForResource(name, ["statefulset.yaml", "service.yaml", "networkpolicy.yaml"], env));
 
         managedData.RemoveDataStore(name, hasConfigMap: env.ConfigMapLiterals.Count > 0);
+        if (Policy.Repository(image) == "postgres")
+            postgresTls.AddServer(name);
     }
 
     private static V1StatefulSet StatefulSet(string name, V1PodSpec pod, IEnumerable<string> claims, string storage) => new()

@@ -12,7 +12,7 @@ namespace AgentBus.Deploy;
 public sealed class K8sGenerator(AspireManifest manifest)
 {
     /// <summary>Folders (under k8s/) that the generator owns entirely and rewrites.</summary>
-    public static readonly string[] OwnedFolders = ["base", "components/managed-data"];
+    public static readonly string[] OwnedFolders = ["base", "components/managed-data", PostgresTlsComponent.Folder];
     /// <summary>Single files it owns outside those folders.</summary>
     public static readonly string[] OwnedFiles = ["secrets/kustomization.yaml"];
 
@@ -44,9 +44,10 @@ public sealed class K8sGenerator(AspireManifest manifest)
         var dataStores = manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0")
             .Select(r => r.Name).ToHashSet();
         var managedData = new ManagedDataComponent(_files);
+        var postgresTls = new PostgresTlsComponent(_files);
         var clients = NetworkAccess.Clients(manifest);
-        var projects = new ProjectWorkloads(manifest, _files, managedData, dataStores, clients);
-        var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, dataStores, clients);
+        var projects = new ProjectWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
+        var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
         var folders = new List<string>();
         foreach (var (name, resource) in manifest.Resources)
         {
@@ -75,6 +76,7 @@ public sealed class K8sGenerator(AspireManifest manifest)
         }));
         AddSecretsKustomization();
         managedData.AddKustomization();
+        postgresTls.AddKustomization();
         return _files.All;
     }
 

@@ -55,8 +55,8 @@ internal sealed class ManagedDataComponent(GeneratedFiles files)
 
         AddPatch($"{name}.yaml", new Dictionary<string, object?>
         {
-            ["apiVersion"] = "apps/v1",
-            ["kind"] = policy.DaemonSetOnGpuNodes ? "DaemonSet" : "Deployment",
+            ["apiVersion"] = policy.RunsToCompletion ? "batch/v1" : "apps/v1",
+            ["kind"] = policy.RunsToCompletion ? "Job" : policy.DaemonSetOnGpuNodes ? "DaemonSet" : "Deployment",
             ["metadata"] = new Dictionary<string, string> { ["name"] = name },
             ["spec"] = new Dictionary<string, object>
             {

@@ -50,6 +50,10 @@ public static class Policy
     public const int GpuNodesBudgeted = 10;
     public const string BudgetedNodesAnnotation = "agent-bus/budgeted-nodes";
 
+    /// <summary>A finished Job is deleted this long after it ends, so that the next `kubectl apply`
+    /// creates it again and migrates for the new images (a Job's pod template cannot be changed).</summary>
+    public const int FinishedJobSeconds = 300;
+
     public static readonly ServicePolicy DefaultService = new(new("100m", "256Mi", "1", "512Mi"));
 
     public static ServicePolicy ForService(string name) => name switch
@@ -67,6 +71,9 @@ public static class Policy
         "worker" => new(new("200m", "384Mi", "2", "1Gi"), Autoscale: (2, 10), DisruptionBudget: true,
             TerminationGraceSeconds: 60, PostgresPoolSize: 4),
         "gpu-agent" => new(new("50m", "128Mi", "500m", "256Mi"), DaemonSetOnGpuNodes: true, PostgresPoolSize: 2),
+        // Creates the database roles and applies the schema as its owner, then exits; the services
+        // wait (readiness) until the schema is current. One connection, from the spare of the budget.
+        "migrations" => new(new("50m", "128Mi", "500m", "256Mi"), PostgresPoolSize: 1, RunsToCompletion: true),
         _ => DefaultService,
     };
 

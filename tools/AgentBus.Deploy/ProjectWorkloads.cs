@@ -9,7 +9,7 @@ namespace AgentBus.Deploy;
 /// nodes, its Service, and as its <see cref="ServicePolicy"/> asks an HPA, a PodDisruptionBudget
 /// and Ingresses (<see cref="Ingresses"/>).</summary>
 internal sealed class ProjectWorkloads(
-    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, ISet<string> dataStores,
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, PostgresTlsComponent postgresTls, ISet<string> dataStores,
     IReadOnlyDictionary<string, IReadOnlyList<string>> clients)
 {
     public void Add(string name, JsonObject resource)
@@ -17,7 +17,13 @@ internal sealed class ProjectWorkloads(
         var policy = Policy.ForService(name);
         var bindings = manifest.Bindings(name);
         var env = new ContainerEnv(manifest, resource["env"]?.AsObject(), dataStores);
-        SizePostgresPools(name, policy, env);
+        var postgresConnections = SizePostgresPools(name, policy, env);
+        if (policy.RunsToCompletion)
+        {
+            AddJob(name, policy, env);
+            postgresTls.AddClient(name, "batch/v1", "Job", env, postgresConnections);
+            return;
+        }
         var ingress = policy.Ingress ?? (bindings.Any(b => b.External) ? new IngressPolicy(["/"]) : null);
         // Behind the Ingress the client address and scheme come from the controller's headers; nobody
         // else's are believed.
@@ -77,14 +83,43 @@ internal sealed class ProjectWorkloads(
         files.AddYaml($"base/{name}/kustomization.yaml", Kustomizations.ForResource(name, resourceFiles, env));
 
         managedData.ReplaceConnections(name, policy, env);
+        postgresTls.AddClient(name, "apps/v1", policy.DaemonSetOnGpuNodes ? "DaemonSet" : "Deployment", env, postgresConnections);
+    }
+
+    /// <summary>base/&lt;name&gt;/job.yaml: the one-shot resource, retried until it exits 0 (Postgres may
+    /// still be starting), then removed after <see cref="Policy.FinishedJobSeconds"/>.</summary>
+    private void AddJob(string name, ServicePolicy policy, ContainerEnv env)
+    {
+        var container = new V1Container
+        {
+            Name = name,
+            Image = $"agent-bus/{name}", // src/Container.props; overlays pin registry and tag
+            ImagePullPolicy = "IfNotPresent",
+            Env = env.SecretVars.Concat(env.ComposedVars).ToList(),
+            EnvFrom = EnvConfigMapRef(name, env),
+            Resources = ComputeResources(policy.Sizing),
+            SecurityContext = ContainerSecurity(),
+            VolumeMounts = [TmpMount()],
+        };
+        var pod = PodSpec(Policy.DotnetUid, container, policy.TerminationGraceSeconds);
+        pod.Volumes = [TmpVolume()];
+        pod.RestartPolicy = "OnFailure";
+        files.Add($"base/{name}/job.yaml", new V1Job
+        {
+            Metadata = Meta(name),
+            Spec = new V1JobSpec { BackoffLimit = 10, TtlSecondsAfterFinished = Policy.FinishedJobSeconds, Template = Template(name, pod) },
+        });
+        files.AddYaml($"base/{name}/kustomization.yaml", Kustomizations.ForResource(name, ["job.yaml"], env));
+        managedData.ReplaceConnections(name, policy, env);
     }
 
     /// <summary>Appends the service's <c>Maximum Pool Size</c> to each connection string it holds to an
     /// in-cluster Postgres, so its pods together stay within max_connections (a test sums them over the
     /// rendered overlays). A service that connects to Postgres with no pool size in its policy stops
-    /// generation: Npgsql's default of 100 per pod would not fit.</summary>
-    private void SizePostgresPools(string name, ServicePolicy policy, ContainerEnv env)
+    /// generation: Npgsql's default of 100 per pod would not fit. Returns those variables.</summary>
+    private List<V1EnvVar> SizePostgresPools(string name, ServicePolicy policy, ContainerEnv env)
     {
+        var sized = new List<V1EnvVar>();
         foreach (var (variable, connectionString) in env.DataStoreConnections)
         {
             var hosts = manifest.Resolve($"{{{connectionString}.connectionString}}").Hosts;
@@ -93,7 +128,9 @@ internal sealed class ProjectWorkloads(
                 ?? throw new InvalidDataException($"{name}: {variable} connects to Postgres but Policy.ForService(\"{name}\") sets no PostgresPoolSize");
             var composed = env.ComposedVars.Single(v => v.Name == variable);
             composed.Value += ";Maximum Pool Size=" + pool.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            sized.Add(composed);
         }
+        return sized;
     }
 
     /// <summary>gpu-agent: one pod on every GPU node. It requests no nvidia.com/gpu: a monitor must

@@ -8,6 +8,8 @@ public sealed record Sizing(string CpuRequest, string MemoryRequest, string CpuL
 /// <param name="PostgresPoolSize">Npgsql's <c>Maximum Pool Size</c> for each pod of the service, appended to
 /// its Postgres connection string. Required of every service that connects to Postgres: every pool at
 /// the autoscaler's maximum must fit the server's max_connections (<see cref="Policy.PostgresMaxConnections"/>).</param>
+/// <param name="RunsToCompletion">A one-shot resource (the migrations): a Job that runs until it exits 0,
+/// with no Service, probes or NetworkPolicy (it accepts no connections; the default deny covers it).</param>
 public sealed record ServicePolicy(
     Sizing Sizing,
     bool DaemonSetOnGpuNodes = false,
@@ -15,7 +17,8 @@ public sealed record ServicePolicy(
     bool DisruptionBudget = false,
     IngressPolicy? Ingress = null,
     int TerminationGraceSeconds = 30,
-    int? PostgresPoolSize = null);
+    int? PostgresPoolSize = null,
+    bool RunsToCompletion = false);
 
 /// <summary>What a service's Ingress exposes (path prefixes; where one covers /health or /metrics, a
 /// second Ingress refuses those, <see cref="Ingresses.ClusterOnly"/>) and how:

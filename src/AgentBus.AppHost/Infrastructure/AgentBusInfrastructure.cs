@@ -82,11 +82,26 @@ public sealed class AgentBusInfrastructure
         return new(builder, InfrastructureMode.Local, binaries);
     }
 
-    public IResourceBuilder<IResourceWithConnectionString> AddPostgres(string name, string databaseName)
+    /// <summary>
+    /// The database, reached two ways: as its administrator (only the migrations) and as the app
+    /// role, which owns nothing (the services); the migrations create that role with the generated
+    /// password <c>&lt;name&gt;-app-password</c> (docs/security.md, "Database roles").
+    /// </summary>
+    public PostgresDatabase AddPostgres(string name, string databaseName, string appRole)
+    {
+        var appPassword = _builder.AddParameter($"{name}-app-password", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+        var (admin, endpoint) = AddPostgresServer(name, databaseName);
+        var app = _builder.AddConnectionString($"{databaseName}-app", ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={appRole};Password={appPassword.Resource};Database={databaseName}"));
+        return new(admin, app);
+    }
+
+    private (IResourceBuilder<IResourceWithConnectionString> Admin, EndpointReference Endpoint) AddPostgresServer(string name, string databaseName)
     {
         if (Mode == InfrastructureMode.Containers)
         {
-            return _builder.AddPostgres(name).WithDataVolume().AddDatabase(databaseName);
+            var server = _builder.AddPostgres(name).WithDataVolume();
+            return (server.AddDatabase(databaseName), server.Resource.PrimaryEndpoint);
         }
 
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(_builder, $"{name}-password", special: false);
@@ -102,7 +117,7 @@ public sealed class AgentBusInfrastructure
         {
             postgres.WithEnvironment("PGDATA", State.SubFolder("postgres", owner: "postgres"));
         }
-        return postgres.WithServerHealthCheck(cs => new PostgresPing(cs));
+        return (postgres.WithServerHealthCheck(cs => new PostgresPing(cs)), resource.PrimaryEndpoint);
     }
 
     public IResourceBuilder<IResourceWithConnectionString> AddRedis(string name)

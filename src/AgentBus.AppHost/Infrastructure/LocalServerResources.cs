@@ -22,3 +22,9 @@ public sealed class LocalRedisResource(string name, string command, string worki
     public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
         $"{PrimaryEndpoint.Property(EndpointProperty.Host)}:{PrimaryEndpoint.Property(EndpointProperty.Port)},password={Password}");
 }
+
+/// <summary>Postgres as the AppHost hands it out: the administrator's connection string (the
+/// migrations only) and the app role's (the services; the migrations create the role from it).</summary>
+public sealed record PostgresDatabase(
+    IResourceBuilder<IResourceWithConnectionString> Admin,
+    IResourceBuilder<ConnectionStringResource> App);

@@ -1,27 +1,30 @@
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace AgentBus.Data;
 
 /// <summary>
-/// Applies the embedded Data/Migrations/*.sql in name order at start-up, each in its own
-/// transaction, under a Postgres advisory lock: services starting together apply each once.
-/// A service does not start (and so is never ready) until its schema is current.
+/// Applies the embedded Data/Migrations/*.sql in name order, each in its own transaction, under a
+/// Postgres advisory lock, so runs that overlap apply each once. Run by AgentBus.Migrations (the
+/// one-shot resource, a Job in Kubernetes), never by the services: it connects as an administrator
+/// (a superuser, or a role with CREATEROLE that may grant to itself), makes sure the owner and app
+/// roles exist, hands every object of schema public to the owner, and applies the scripts as the
+/// owner (SET ROLE), so what they create is the owner's and the grants of 0009_roles.sql cover it.
 /// </summary>
-public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logger) : IHostedService
+public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logger)
 {
-    public async Task StartAsync(CancellationToken ct)
+    /// <summary><see cref="MigrateAsync"/>, waiting up to a minute for Postgres, which may still be
+    /// starting (in Kubernetes the Job starts with the StatefulSet).</summary>
+    public async Task RunAsync(string appRolePassword, CancellationToken ct)
     {
-        // Postgres may still be coming up when a service starts under Kubernetes.
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await MigrateAsync(ct);
+                await MigrateAsync(appRolePassword, ct);
                 return;
             }
-            catch (NpgsqlException e) when (attempt < 30 && e.IsTransient)
+            catch (NpgsqlException e) when (attempt < 60 && e.IsTransient)
             {
                 LogRetry(e.Message, attempt);
                 await Task.Delay(TimeSpan.FromSeconds(1), ct);
@@ -29,14 +32,14 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
         }
     }
 
-    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
-
-    public async Task MigrateAsync(CancellationToken ct)
+    public async Task MigrateAsync(string appRolePassword, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await Exec(connection, $"SELECT pg_advisory_lock({AdvisoryLocks.Migrations})", ct);
         try
         {
+            await EnsureRolesAsync(connection, appRolePassword, ct);
+            await Exec(connection, $"SET ROLE {DatabaseRoles.Owner}", ct);
             await Exec(connection, "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", ct);
             var applied = new HashSet<string>();
             await using (var read = new NpgsqlCommand("SELECT version FROM schema_migrations", connection))
@@ -70,8 +73,55 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
         }
         finally
         {
+            await Exec(connection, "RESET ROLE", CancellationToken.None);
             await Exec(connection, $"SELECT pg_advisory_unlock({AdvisoryLocks.Migrations})", CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// The roles (cluster-wide, so created once and shared by every database of the server): the
+    /// owner cannot log in (only SET ROLE reaches it); the app role logs in with the given password,
+    /// set on every run so that changing the secret and re-running the migrations rotates it. Objects
+    /// an earlier version created as the administrator are handed to the owner, and nobody but the
+    /// owner may create in schema public (Postgres before 15 let everyone).
+    /// </summary>
+    private static async Task EnsureRolesAsync(NpgsqlConnection connection, string appRolePassword, CancellationToken ct)
+    {
+        await Exec(connection, $"""
+            DO $$
+            BEGIN
+              CREATE ROLE {DatabaseRoles.Owner} NOLOGIN;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another run created it meanwhile
+            END $$;
+            DO $$
+            BEGIN
+              CREATE ROLE {DatabaseRoles.App} LOGIN;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another run created it meanwhile
+            END $$;
+            GRANT {DatabaseRoles.Owner} TO CURRENT_USER;
+            REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+            GRANT USAGE, CREATE ON SCHEMA public TO {DatabaseRoles.Owner};
+            GRANT USAGE ON SCHEMA public TO {DatabaseRoles.App};
+            DO $$
+            DECLARE r record;
+            BEGIN
+              FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                         AND pg_get_userbyid(c.relowner) <> '{DatabaseRoles.Owner}'
+                         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+              LOOP
+                EXECUTE format(CASE r.relkind WHEN 'S' THEN 'ALTER SEQUENCE %I OWNER TO {DatabaseRoles.Owner}'
+                                              WHEN 'v' THEN 'ALTER VIEW %I OWNER TO {DatabaseRoles.Owner}'
+                                              WHEN 'm' THEN 'ALTER MATERIALIZED VIEW %I OWNER TO {DatabaseRoles.Owner}'
+                                              ELSE 'ALTER TABLE %I OWNER TO {DatabaseRoles.Owner}' END, r.relname);
+              END LOOP;
+            END $$;
+            """, ct);
+        // The password as a literal quoted by the server (%L): DDL takes no parameters.
+        await using var format = new NpgsqlCommand($"SELECT format('ALTER ROLE {DatabaseRoles.App} LOGIN PASSWORD %L', $1::text)", connection);
+        format.Parameters.AddWithValue(appRolePassword);
+        var alter = (string)(await format.ExecuteScalarAsync(ct))!;
+        await Exec(connection, alter, ct);
     }
 
     /// <summary>The embedded scripts, by version (file name without .sql), in order.</summary>

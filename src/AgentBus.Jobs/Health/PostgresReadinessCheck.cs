@@ -1,18 +1,20 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using AgentBus.Data;
 using Npgsql;
 
 namespace AgentBus.Health;
 
-/// <summary>Readiness: Postgres answers a query (the 503 body names it when it does not).</summary>
+/// <summary>Readiness: Postgres answers, with a schema at least as new as this build needs (the 503
+/// body names it when not: the migrations have not run).</summary>
 internal sealed class PostgresReadinessCheck(NpgsqlDataSource dataSource) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
+            return await SchemaVersion.ProblemAsync(dataSource, cancellationToken) is { } problem
+                ? HealthCheckResult.Unhealthy($"postgres: {problem}")
+                : HealthCheckResult.Healthy();
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
         {

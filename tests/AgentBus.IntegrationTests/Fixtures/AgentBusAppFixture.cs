@@ -20,6 +20,11 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     public const string Web = "web";
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
+    /// <summary>The one-shot resource that creates the roles and the schema, and the connection
+    /// string of the app role the services use ("postgres" is the administrator's).</summary>
+    public const string Migrations = "migrations";
+    public const string AppConnectionString = "agentbus-app";
+
     private DistributedApplication? _app;
     private readonly ConcurrentQueue<ResourceLogLine> _logs = new();
 
@@ -137,7 +142,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     protected static IResourceBuilder<ProjectResource> AddSecondWorker(IDistributedApplicationTestingBuilder builder) =>
         builder.AddProject<Projects.AgentBus_Worker>("worker-2")
             .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
-            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "postgres")), "agentbus")
+            .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == AppConnectionString)), "agentbus")
             .WithReference(builder.CreateResourceBuilder((IResourceWithConnectionString)builder.Resources.Single(r => r.Name == "redis")))
             .WithHttpHealthCheck("/health/ready");
 

@@ -7,8 +7,23 @@ namespace AgentBus.IntegrationTests.Pipeline;
 [Collection(AppHostCollection.Name)]
 public sealed class MigrationTests(AppHostFixture fixture)
 {
+    private async Task<NpgsqlConnectionStringBuilder> ServicesConnectionAsync() =>
+        new(await fixture.ConnectionStringAsync(AgentBusAppFixture.AppConnectionString)) { Pooling = false };
+
+    private static async Task<List<string>> ColumnAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.GetString(0));
+        }
+        return values;
+    }
+
     [Fact]
-    public async Task Migrators_started_together_apply_each_script_exactly_once()
+    public async Task Migrators_started_together_apply_each_script_exactly_once_as_the_owner_role()
     {
         var admin = new NpgsqlConnectionStringBuilder(await fixture.PostgresConnectionStringAsync());
         var database = $"migrate_{Guid.NewGuid():N}";
@@ -19,31 +34,80 @@ public sealed class MigrationTests(AppHostFixture fixture)
         }
         await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = database }.ConnectionString);
 
-        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(() => new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None))));
+        // The roles are the server's: the running services' password is set again, not changed.
+        var password = (await ServicesConnectionAsync()).Password!;
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(() => new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(password, CancellationToken.None))));
 
-        await using var read = dataSource.CreateCommand("SELECT version FROM schema_migrations ORDER BY version");
-        var applied = new List<string>();
-        await using (var reader = await read.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                applied.Add(reader.GetString(0));
-            }
-        }
-        Assert.Equal(Migrator.Scripts().Select(s => s.Version), applied);
+        Assert.Equal(Migrator.Scripts().Select(s => s.Version), await ColumnAsync(dataSource, "SELECT version FROM schema_migrations ORDER BY version"));
         // Every table the scripts create, plus schema_migrations: derived, so a new migration needs no edit here.
         var declared = Migrator.Scripts().SelectMany(s => System.Text.RegularExpressions.Regex.Matches(s.Sql, @"CREATE TABLE (?:IF NOT EXISTS )?(\w+)").Select(m => m.Groups[1].Value))
             .Append("schema_migrations").Order(StringComparer.Ordinal);
-        await using var tables = dataSource.CreateCommand("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'");
-        var existing = new List<string>();
-        await using (var reader = await tables.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                existing.Add(reader.GetString(0));
-            }
-        }
+        var existing = await ColumnAsync(dataSource, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'");
         Assert.Equal(declared, existing.Order(StringComparer.Ordinal));
         Assert.Contains("job_routing", existing);
+        Assert.Equal([DatabaseRoles.Owner], await ColumnAsync(dataSource,
+            "SELECT DISTINCT pg_get_userbyid(relowner)::text FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
+    [Fact]
+    public async Task The_one_shot_migrations_resource_exited_zero_with_the_schema_current_and_owned_by_the_owner_role()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var finished = await fixture.App.ResourceNotifications.WaitForResourceAsync(AgentBusAppFixture.Migrations,
+            e => e.Snapshot.State?.Text == KnownResourceStates.Finished, cts.Token);
+        Assert.Equal(0, finished.Snapshot.ExitCode);
+
+        await using var dataSource = NpgsqlDataSource.Create(await fixture.PostgresConnectionStringAsync());
+        Assert.Equal([SchemaVersion.Required], await ColumnAsync(dataSource, "SELECT max(version) FROM schema_migrations"));
+        Assert.Equal([DatabaseRoles.Owner], await ColumnAsync(dataSource,
+            "SELECT DISTINCT pg_get_userbyid(relowner)::text FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
+    }
+
+    [Theory]
+    [InlineData("CREATE TABLE intruder (id int)")]
+    [InlineData("ALTER TABLE jobs ADD COLUMN intruder int")]
+    [InlineData("DROP TABLE jobs")]
+    [InlineData("TRUNCATE jobs")]
+    [InlineData("CREATE INDEX intruder ON jobs (status)")]
+    [InlineData("CREATE SCHEMA intruder")]
+    public async Task The_services_role_cannot_change_the_schema(string statement)
+    {
+        var services = await ServicesConnectionAsync();
+        Assert.Equal(DatabaseRoles.App, services.Username);
+        await using var connection = new NpgsqlConnection(services.ConnectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var error = await Assert.ThrowsAsync<PostgresException>(() => new NpgsqlCommand(statement, connection, transaction).ExecuteNonQueryAsync());
+        // 42501 insufficient_privilege; altering or dropping another role's table says "must be owner" (42501 too).
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, error.SqlState);
+    }
+
+    [Fact]
+    public async Task The_services_connect_as_the_app_role_only()
+    {
+        // Readiness queries Postgres every few seconds, so each service holds a pooled connection.
+        using (var api = fixture.Api())
+        {
+            await api.Http.GetAsync("/api/projects?limit=1");
+        }
+        await using var dataSource = NpgsqlDataSource.Create(await fixture.PostgresConnectionStringAsync());
+        var database = (await ServicesConnectionAsync()).Database;
+        Assert.Equal([DatabaseRoles.App], await ColumnAsync(dataSource,
+            $"SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = '{database}' AND backend_type = 'client backend' AND pid <> pg_backend_pid()"));
+    }
+
+    [Fact]
+    public async Task The_services_role_owns_nothing_is_no_superuser_and_reads_and_writes_rows()
+    {
+        await using var dataSource = NpgsqlDataSource.Create((await ServicesConnectionAsync()).ConnectionString);
+        Assert.Equal(["f f f"], await ColumnAsync(dataSource,
+            "SELECT concat_ws(' ', rolsuper, rolcreaterole, rolcreatedb) FROM pg_roles WHERE rolname = current_user"));
+        Assert.Equal(["0"], await ColumnAsync(dataSource,
+            "SELECT count(*)::text FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"));
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await new NpgsqlCommand("UPDATE jobs SET updated_at = updated_at WHERE false", connection, transaction).ExecuteNonQueryAsync();
+        await new NpgsqlCommand("DELETE FROM jobs WHERE false", connection, transaction).ExecuteNonQueryAsync();
+        await transaction.RollbackAsync();
     }
 }

@@ -101,11 +101,12 @@ public sealed class SecretsTests(SecurityFixture fixture)
     private async Task<List<(string Name, string Value)>> SecretsAsync()
     {
         var postgres = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync("postgres")).Password;
+        var postgresApp = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync(AgentBusAppFixture.AppConnectionString)).Password;
         var redis = (await fixture.ConnectionStringAsync("redis")).Split(',')
             .Select(p => p.Split('=', 2)).Single(p => p[0].Trim() == "password")[1];
         List<(string, string)> secrets =
         [
-            ("postgres password", postgres!), ("redis password", redis), ("openai api key", fixture.OpenAIApiKey),
+            ("postgres password", postgres!), ("postgres app role password", postgresApp!), ("redis password", redis), ("openai api key", fixture.OpenAIApiKey),
             ("anthropic api key", fixture.AnthropicApiKey), ("api admin key", fixture.AdminApiKey),
             ("jwt signing key", fixture.JwtSigningKey),
         ];

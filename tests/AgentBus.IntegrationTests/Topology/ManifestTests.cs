@@ -16,7 +16,7 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public async Task Manifest_has_three_projects_and_container_postgres_and_redis()
+    public async Task Manifest_has_three_projects_the_migrations_and_container_postgres_and_redis()
     {
         var ct = TestContext.Current.CancellationToken;
         using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Repository.Root, "aspire-manifest.json"), ct));
@@ -25,11 +25,20 @@ public sealed class ManifestTests
         {
             Assert.Equal("project.v0", resources.GetProperty(project).GetProperty("type").GetString());
             var env = resources.GetProperty(project).GetProperty("env");
-            Assert.Equal("{agentbus.connectionString}", env.GetProperty("ConnectionStrings__agentbus").GetString());
+            // The services log in as the app role; only the migrations get the administrator's string.
+            Assert.Equal("{agentbus-app.connectionString}", env.GetProperty("ConnectionStrings__agentbus").GetString());
             Assert.Equal("{redis.connectionString}", env.GetProperty("ConnectionStrings__redis").GetString());
         }
         Assert.Equal("container.v0", resources.GetProperty("postgres").GetProperty("type").GetString());
         Assert.Equal("container.v0", resources.GetProperty("redis").GetProperty("type").GetString());
         Assert.Equal("{postgres.connectionString};Database=agentbus", resources.GetProperty("agentbus").GetProperty("connectionString").GetString());
+        Assert.Equal("Host={postgres.bindings.tcp.host};Port={postgres.bindings.tcp.port};Username=agentbus_app;Password={postgres-app-password.value};Database=agentbus",
+            resources.GetProperty("agentbus-app").GetProperty("connectionString").GetString());
+        var migrations = resources.GetProperty("migrations");
+        Assert.Equal("project.v0", migrations.GetProperty("type").GetString());
+        Assert.Equal("{agentbus.connectionString}", migrations.GetProperty("env").GetProperty("ConnectionStrings__agentbus").GetString());
+        Assert.Equal("{agentbus-app.connectionString}", migrations.GetProperty("env").GetProperty("ConnectionStrings__agentbus-app").GetString());
+        Assert.DoesNotContain(resources.EnumerateObject(), r => r.Name != "migrations" && r.Value.TryGetProperty("env", out var env)
+            && env.EnumerateObject().Any(e => e.Value.GetString() == "{agentbus.connectionString}"));
     }
 }

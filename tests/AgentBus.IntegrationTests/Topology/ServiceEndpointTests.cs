@@ -15,7 +15,8 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
     public async Task Every_resource_of_the_topology_is_healthy()
     {
         var model = fixture.App.Services.GetRequiredService<DistributedApplicationModel>();
-        Assert.Equal(["postgres", "redis", "api", "worker", "gpu-agent", "web"],
+        // agentbus-app: the services' connection string (the app role); migrations: the one-shot resource.
+        Assert.Equal(["postgres", AgentBusAppFixture.AppConnectionString, "redis", AgentBusAppFixture.Migrations, "api", "worker", "gpu-agent", "web"],
             model.Resources.Where(r => r is ProjectResource or IResourceWithConnectionString).Select(r => r.Name));
         Assert.IsType<LocalPostgresResource>(model.Resources.Single(r => r.Name == "postgres"));
         Assert.IsType<LocalRedisResource>(model.Resources.Single(r => r.Name == "redis"));

@@ -7,8 +7,9 @@ namespace AgentBus.Data;
 /// <summary>
 /// The services apply no migrations (AgentBus.Migrations does, as the owner role): they check that
 /// the database has at least the newest script this build embeds. At start-up the gate waits for it
-/// (in Kubernetes the migration Job may still be running), so nothing touches the schema before it
-/// is current; readiness (PostgresReadinessCheck) says so if it ever is not.
+/// (in Kubernetes the migration Job may still be running, and may not have created the app role
+/// yet), so nothing touches the schema before it is current; readiness (PostgresReadinessCheck)
+/// says so if it ever is not.
 /// </summary>
 public sealed partial class SchemaVersion(NpgsqlDataSource dataSource, ILogger<SchemaVersion> logger) : IHostedService
 {
@@ -44,6 +45,11 @@ public sealed partial class SchemaVersion(NpgsqlDataSource dataSource, ILogger<S
             catch (NpgsqlException e) when (e.IsTransient)
             {
                 problem = "Postgres not reachable: " + e.Message;
+            }
+            // Until the migrations have run, the app role (or its password) may not exist yet.
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification)
+            {
+                problem = "cannot log in yet (the migrations create the role): " + e.MessageText;
             }
             if (problem is null)
             {

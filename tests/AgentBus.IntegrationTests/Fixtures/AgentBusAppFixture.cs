@@ -137,7 +137,9 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     /// <summary>
     /// A second worker, "worker-2", wired like the first (add it to ExtraResources). Added by its
     /// AppHost metadata type, not by path: a project added by path is built by `dotnet run` on
-    /// every start, so each restart would rebuild the worker the other one runs from.
+    /// every start, so each restart would rebuild the worker the other one runs from. It does not
+    /// wait for the migrations: like a pod in Kubernetes it may start first, and waits for the
+    /// schema (and its login) itself.
     /// </summary>
     protected static IResourceBuilder<ProjectResource> AddSecondWorker(IDistributedApplicationTestingBuilder builder) =>
         builder.AddProject<Projects.AgentBus_Worker>("worker-2")

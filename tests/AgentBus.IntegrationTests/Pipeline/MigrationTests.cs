@@ -63,6 +63,37 @@ public sealed class MigrationTests(AppHostFixture fixture)
             "SELECT DISTINCT pg_get_userbyid(relowner)::text FROM pg_class WHERE relnamespace = 'public'::regnamespace"));
     }
 
+    [Fact]
+    public async Task A_service_that_starts_before_the_migrations_waits_for_its_login_and_the_schema_instead_of_failing()
+    {
+        // As in Kubernetes, where the pods start with the migration Job: the role's password is not set yet ...
+        var services = await ServicesConnectionAsync();
+        await using var noLogin = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(services.ConnectionString) { Password = "not-set-yet" }.ConnectionString);
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new SchemaVersion(noLogin, NullLogger<SchemaVersion>.Instance).StartAsync(wait.Token));
+        }
+
+        // ... or the database has no schema yet.
+        var admin = new NpgsqlConnectionStringBuilder(await fixture.PostgresConnectionStringAsync());
+        var database = $"unmigrated_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(admin.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE {database}", connection).ExecuteNonQueryAsync();
+        }
+        await using var unmigrated = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = database }.ConnectionString);
+        Assert.Contains("run the migrations", await SchemaVersion.ProblemAsync(unmigrated, CancellationToken.None));
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new SchemaVersion(unmigrated, NullLogger<SchemaVersion>.Instance).StartAsync(wait.Token));
+        }
+
+        // Once the schema is current, start-up goes on at once.
+        await using var current = NpgsqlDataSource.Create(services.ConnectionString);
+        await new SchemaVersion(current, NullLogger<SchemaVersion>.Instance).StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Theory]
     [InlineData("CREATE TABLE intruder (id int)")]
     [InlineData("ALTER TABLE jobs ADD COLUMN intruder int")]

@@ -32,7 +32,13 @@ public sealed class LlmSpend(Database db)
     public Task<decimal> TodayAsync(CancellationToken ct) =>
         db.RunAsync("llm_spend_today", c => c.ExecuteScalarAsync<decimal>(new CommandDefinition(TodaySql, cancellationToken: ct)), ct);
 
-    private const string TodaySql = "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE created_at >= date_trunc('day', now(), 'UTC')";
+    // Erased projects' calls count too (kept as an anonymous daily sum): erasing a project does not
+    // give the day's cap back.
+    private const string TodaySql =
+        """
+        SELECT coalesce((SELECT sum(cost_usd) FROM llm_calls WHERE created_at >= date_trunc('day', now(), 'UTC')), 0)
+             + coalesce((SELECT sum(cost_usd) FROM llm_spend_erased WHERE day = (now() AT TIME ZONE 'UTC')::date), 0)
+        """;
 
     /// <summary>
     /// Records one call of a stage's attempt; <paramref name="seq"/> numbers the attempt's calls

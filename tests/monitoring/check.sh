@@ -184,7 +184,9 @@ postgres_panels_run() {
     sleep 0.1
   done
   psql=("$pg_bin/psql" -h "$d/sock" -U postgres -X -q -v ON_ERROR_STOP=1)
-  # The application's own schema, exactly as the services migrate it, then a few rows.
+  # The application's own schema, as the migrations resource applies it (its roles first: the
+  # Migrator creates them before the scripts), then a few rows.
+  "${psql[@]}" -c "CREATE ROLE agentbus_owner NOLOGIN; CREATE ROLE agentbus_app LOGIN;" || { echo "roles failed"; return 1; }
   for f in "$here"/../../src/AgentBus.Jobs/Data/Migrations/*.sql; do
     "${psql[@]}" -1 -f "$f" || { echo "migration failed: $f"; return 1; }
   done

@@ -36,7 +36,7 @@ GENERATED_MARKER = "# ==== GENERATED below by `python3 tests/monitoring/helpers.
 # The metrics the services export (docs: the task brief and spec/contract.md).
 COUNTERS = """agent_bus_http_requests_total agent_bus_jobs_created_total agent_bus_jobs_completed_total
 agent_bus_agent_executions_total agent_bus_agent_llm_calls_total agent_bus_agent_llm_tokens_total
-agent_bus_agent_llm_cost_usd_total agent_bus_agent_llm_cost_unknown_total
+agent_bus_agent_llm_cost_usd_total agent_bus_agent_llm_cost_unknown_total agent_bus_agent_llm_calls_refused_total
 agent_bus_worker_tasks_processed_total agent_bus_queue_dead_lettered_total agent_bus_errors_total
 agent_bus_gpu_tasks_total""".split()
 GAUGES = """agent_bus_jobs_active agent_bus_worker_queue_size agent_bus_db_connections_active
@@ -63,6 +63,7 @@ LABELS = {
     "agent_bus_agent_llm_tokens_total": {"agent_type", "provider", "type"},
     "agent_bus_agent_llm_cost_usd_total": {"agent_type", "provider", "model"},
     "agent_bus_agent_llm_cost_unknown_total": {"agent_type", "provider", "model"},
+    "agent_bus_agent_llm_calls_refused_total": {"reason"},
     "agent_bus_worker_tasks_processed_total": {"queue_name", "status"},
     "agent_bus_worker_queue_size": {"queue_name"},
     "agent_bus_queue_dead_lettered_total": {"queue_name"},

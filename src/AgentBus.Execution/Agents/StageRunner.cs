@@ -184,6 +184,7 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
         }
         if (call.Price is not { } price)
         {
+            Refused(budget is null ? DailySpendCap : BudgetLimit);
             throw new BudgetExceededException(budget is { } b
                 ? $"the project has a budget of ${b:0.00##} and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen"
                 : $"a daily spend cap of ${cap:0.00##} applies and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
@@ -191,15 +192,21 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
         var ceiling = price.Cost(new LlmUsage(messages.Sum(m => OfflineChatClient.CountTokens(m.Text)), call.MaxOutput, 0, 0));
         if (budget is { } limit && allowance.ProjectSpendUsd + ceiling > limit)
         {
+            Refused(BudgetLimit);
             throw new BudgetExceededException($"spent ${allowance.ProjectSpendUsd:0.00####} of ${limit:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
         }
         if (cap is { } daily && allowance.TodaySpendUsd + ceiling > daily)
         {
-            metrics.RecordError("daily_spend_cap");
+            Refused(DailySpendCap);
             throw new BudgetExceededException(
                 $"the daily spend cap of ${daily:0.00##} is reached: ${allowance.TodaySpendUsd:0.00####} spent today (UTC); the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
         }
     }
+
+    /// <summary>The reasons of agent_bus_agent_llm_calls_refused_total.</summary>
+    public const string BudgetLimit = "budget", DailySpendCap = "daily_spend_cap";
+
+    private void Refused(string reason) => metrics.LlmCallsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     private void Count(LlmCallRecord call)
     {

@@ -56,6 +56,11 @@ public sealed partial class TaskConsumer(
         var subscriber = redis.GetSubscriber();
         await subscriber.SubscribeAsync(TaskQueue.NotifyChannel(_options.Queue), (_, _) => _wake.Writer.TryWrite(true));
         await subscriber.SubscribeAsync(JobEventBus.ControlChannel, (_, message) => StopJob((string)message!));
+        // Refusals exist as zero series from the start, so their alert has data before the first one.
+        foreach (var reason in new[] { StageRunner.BudgetLimit, StageRunner.DailySpendCap })
+        {
+            metrics.LlmCallsRefused.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
         var housekeeping = HousekeepingAsync(stoppingToken);
         var renewal = RenewLeasesAsync();
         LogStarted(_options.Queue, _consumer, _options.Concurrency);

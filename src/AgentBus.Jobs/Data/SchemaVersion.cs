@@ -31,6 +31,11 @@ public sealed partial class SchemaVersion(NpgsqlDataSource dataSource, ILogger<S
         {
             return $"no schema (needs {Required}): run the migrations";
         }
+        // The migrations are running: the tables exist, the app role's grants (the last script) not yet.
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            return $"the app role has no rights on the schema yet (needs {Required}): the migrations are running or did not finish";
+        }
     }
 
     public async Task StartAsync(CancellationToken ct)

@@ -62,6 +62,8 @@ public sealed class AgentBusMetrics : IDisposable
             description: "Model spend in US dollars by agent type, provider and model (priced calls only).");
         LlmCostUnknown = _meter.CreateCounter<long>("agent_bus.agent.llm.cost_unknown",
             description: "Model calls whose cost is unknown because the model has no price.");
+        LlmCallsRefused = _meter.CreateCounter<long>("agent_bus.agent.llm.calls_refused",
+            description: "Model calls not made because they could pass a limit, by reason (budget: the project's; daily_spend_cap: everyone's today).");
         _meter.CreateObservableGauge("agent_bus.agent.llm.spend_today_usd", () => LlmSpendTodayUsd,
             description: "Model spend of every project today (UTC), in US dollars, read from Postgres: what the daily spend cap is checked against.");
         _meter.CreateObservableGauge("agent_bus.agent.llm.daily_cap_usd",
@@ -111,6 +113,7 @@ public sealed class AgentBusMetrics : IDisposable
     public Counter<long> AgentExecutions { get; }
     public Histogram<double> AgentExecutionDuration { get; }
     public Counter<long> LlmCalls { get; }
+    public Counter<long> LlmCallsRefused { get; }
     public Counter<long> LlmTokens { get; }
     public Counter<double> LlmCost { get; }
     public Counter<long> LlmCostUnknown { get; }

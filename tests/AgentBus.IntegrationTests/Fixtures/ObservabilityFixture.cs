@@ -63,8 +63,11 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", price)
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);
-        // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too.
+        // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too. It
+        // also carries a daily spend cap (far above the workload) and so exports the cap's series;
+        // the worker has none, as its unpriced model could not be called under a cap.
         builder.Project("gpu-agent")
+            .WithEnvironment("AgentBus__Llm__DailySpendCapUsd", "1000000")
             .WithEnvironment("AgentBus__Gpu__Source", "recorded")
             .WithEnvironment("AgentBus__Gpu__RecordedPath", GpuAppFixture.RecordedPath)
             .WithEnvironment("AgentBus__Gpu__Node", GpuAppFixture.Node);

@@ -26,7 +26,7 @@ public static class JobLibrary
     /// <summary>A project and its job whose prd stage is queued under a task no queue holds.</summary>
     public static async Task<AgentBus.Queue.TaskMessage> QueuedPrdAsync(AgentBusAppFixture fixture, string name)
     {
-        var (projectId, jobId, taskId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var (projectId, jobId, taskId) = (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
         await using var connection = new Npgsql.NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
         await Dapper.SqlMapper.ExecuteAsync(connection,
             """

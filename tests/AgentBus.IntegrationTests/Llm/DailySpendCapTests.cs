@@ -40,6 +40,8 @@ public sealed class DailySpendCapTests(RateLimitAppFixture fixture)
             m => m.Sum("agent_bus_agent_llm_daily_cap_usd") > 0, TimeSpan.FromSeconds(30), "agent_bus_agent_llm_daily_cap_usd exported");
         Assert.Equal((double)RateLimitAppFixture.DailySpendCapUsd, metrics.Sum("agent_bus_agent_llm_daily_cap_usd"), 6);
         Assert.Equal(0, metrics.Sum("agent_bus_agent_llm_spend_today_usd"));
+        Assert.True(metrics.Sum("agent_bus_agent_llm_calls_refused_total", l => l.GetValueOrDefault("reason") == "daily_spend_cap") >= 2,
+            "agent_bus_agent_llm_calls_refused_total{reason=\"daily_spend_cap\"} does not count the two refused calls");
     }
 
     private static async Task<(string? Code, string? Message)> StoppedAsync(Npgsql.NpgsqlConnection db, Guid jobId) =>

@@ -89,6 +89,15 @@ public sealed class MigrationTests(AppHostFixture fixture)
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new SchemaVersion(unmigrated, NullLogger<SchemaVersion>.Instance).StartAsync(wait.Token));
         }
 
+        // ... or the migrations are running: the tables exist, the app role's grants not yet.
+        await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = database }.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await new NpgsqlCommand("CREATE TABLE schema_migrations (version text PRIMARY KEY)", connection).ExecuteNonQueryAsync();
+        }
+        await using var ungranted = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(services.ConnectionString) { Database = database }.ConnectionString);
+        Assert.Contains("no rights on the schema yet", await SchemaVersion.ProblemAsync(ungranted, CancellationToken.None));
+
         // Once the schema is current, start-up goes on at once.
         await using var current = NpgsqlDataSource.Create(services.ConnectionString);
         await new SchemaVersion(current, NullLogger<SchemaVersion>.Instance).StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));

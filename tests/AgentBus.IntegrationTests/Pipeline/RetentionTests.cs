@@ -141,7 +141,7 @@ public sealed class RetentionTests(AppHostFixture fixture)
     /// </summary>
     private static async Task<Seed> SeedAsync(NpgsqlConnection connection)
     {
-        var seed = new Seed(connection, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var seed = new Seed(connection, Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
         await using var command = new NpgsqlCommand(
             """
             INSERT INTO projects (project_id, name, requirements) VALUES (@p, 'retention', 'Users must be able to export invoices.');

@@ -171,13 +171,16 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
     /// </summary>
     private async Task CheckAllowanceAsync(StageWork work, IList<ChatMessage> messages, ModelCall call, CancellationToken ct)
     {
-        var allowance = await spend.AllowanceAsync(work, ct);
-        metrics.LlmSpendTodayUsd = (double)allowance.TodaySpendUsd;
+        var (budget, cap) = (work.Project.BudgetUsd, options.Value.DailySpendCapUsd);
+        var allowance = await spend.AllowanceAsync(work, projectSpend: budget is not null, todaySpend: cap is not null, ct);
+        if (allowance.TodaySpendUsd is { } today)
+        {
+            metrics.LlmSpendTodayUsd = (double)today;
+        }
         if (!allowance.AttemptCurrent)
         {
             throw new AttemptSupersededException($"attempt {work.Attempt} of {work.Stage.Name} is no longer the one running");
         }
-        var (budget, cap) = (work.Project.BudgetUsd, options.Value.DailySpendCapUsd);
         if (budget is null && cap is null)
         {
             return;
@@ -190,16 +193,16 @@ public sealed class StageRunner(ChatClients clients, PriceTable prices, ContextW
                 : $"a daily spend cap of ${cap:0.00##} applies and {work.Stage.AgentType}'s model has no price, so the call could pass it unseen");
         }
         var ceiling = price.Cost(new LlmUsage(messages.Sum(m => OfflineChatClient.CountTokens(m.Text)), call.MaxOutput, 0, 0));
-        if (budget is { } limit && allowance.ProjectSpendUsd + ceiling > limit)
+        if (budget is { } limit && allowance.ProjectSpendUsd is { } spent && spent + ceiling > limit)
         {
             Refused(BudgetLimit);
-            throw new BudgetExceededException($"spent ${allowance.ProjectSpendUsd:0.00####} of ${limit:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
+            throw new BudgetExceededException($"spent ${spent:0.00####} of ${limit:0.00##}; the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
         }
-        if (cap is { } daily && allowance.TodaySpendUsd + ceiling > daily)
+        if (cap is { } daily && allowance.TodaySpendUsd is { } spentToday && spentToday + ceiling > daily)
         {
             Refused(DailySpendCap);
             throw new BudgetExceededException(
-                $"the daily spend cap of ${daily:0.00##} is reached: ${allowance.TodaySpendUsd:0.00####} spent today (UTC); the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
+                $"the daily spend cap of ${daily:0.00##} is reached: ${spentToday:0.00####} spent today (UTC); the {work.Stage.Name} call may cost up to ${ceiling:0.00####}");
         }
     }
 

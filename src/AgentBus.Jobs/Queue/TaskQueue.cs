@@ -116,14 +116,15 @@ public sealed class TaskQueue(IConnectionMultiplexer redis)
     /// <summary>Whether a lease ("queue/entry id", <see cref="LeaseOf"/>) is still delivered to some consumer and not acknowledged.</summary>
     public async Task<bool> IsPendingAsync(string lease)
     {
-        var (queue, entryId) = (lease[..lease.IndexOf('/', StringComparison.Ordinal)], lease[(lease.IndexOf('/', StringComparison.Ordinal) + 1)..]);
-        var pending = await Db.StreamPendingMessagesAsync(StreamKey(queue), Group, 1, RedisValue.Null, entryId, entryId);
-        return pending.Length == 1;
+        var slash = lease.IndexOf('/', StringComparison.Ordinal);
+        return await OwnerAsync(lease[..slash], lease[(slash + 1)..]) is not null;
     }
 
     /// <summary>The consumer the entry is delivered to now, or null when it is not pending.</summary>
-    public async Task<string?> OwnerAsync(Delivery delivery) =>
-        (await Db.StreamPendingMessagesAsync(StreamKey(delivery.Queue), Group, 1, RedisValue.Null, delivery.EntryId, delivery.EntryId)) is [var pending]
+    public Task<string?> OwnerAsync(Delivery delivery) => OwnerAsync(delivery.Queue, delivery.EntryId);
+
+    private async Task<string?> OwnerAsync(string queue, string entryId) =>
+        (await Db.StreamPendingMessagesAsync(StreamKey(queue), Group, 1, RedisValue.Null, entryId, entryId)) is [var pending]
             ? (string?)pending.ConsumerName : null;
 
     /// <summary>Acknowledges and deletes the entry, unless another consumer holds it now (then it is theirs to finish).</summary>

@@ -12,18 +12,19 @@ public sealed class LlmSpend(Database db)
 {
     /// <summary>
     /// What decides whether a stage may make one more call, in one round trip: whether its attempt
-    /// is still the one running (a superseded attempt stops), what its project's priced calls have
-    /// cost so far (the budget check's left side) and what every call has cost today, UTC (the
-    /// daily cap's).
+    /// is still the one running (a superseded attempt stops); with <paramref name="projectSpend"/>,
+    /// what its project's priced calls have cost so far (the budget check's left side); with
+    /// <paramref name="todaySpend"/>, what every call has cost today, UTC (the daily cap's). The sums
+    /// are left out when nothing is checked against them: this runs before every model call.
     /// </summary>
-    public Task<CallAllowance> AllowanceAsync(StageWork work, CancellationToken ct) =>
+    public Task<CallAllowance> AllowanceAsync(StageWork work, bool projectSpend, bool todaySpend, CancellationToken ct) =>
         db.RunAsync("llm_call_allowance", async c =>
         {
-            var (current, project, today) = await c.QuerySingleAsync<(bool, decimal, decimal)>(new CommandDefinition(
+            var (current, project, today) = await c.QuerySingleAsync<(bool, decimal?, decimal?)>(new CommandDefinition(
                 $"""
                 SELECT EXISTS (SELECT 1 FROM stage_runs WHERE job_id = @JobId AND stage = @Stage AND status = 'running' AND attempts = @Attempt),
-                       (SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE project_id = @ProjectId),
-                       ({TodaySql})
+                       {(projectSpend ? "(SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE project_id = @ProjectId)" : "NULL::numeric")},
+                       {(todaySpend ? $"({TodaySql})" : "NULL::numeric")}
                 """, new { work.Job.JobId, Stage = work.Stage.Name, work.Attempt, work.Project.ProjectId }, cancellationToken: ct));
             return new CallAllowance(current, project, today);
         }, ct);

@@ -145,9 +145,7 @@ public sealed class PostmasterCrashTests(FaultsFixture fixture)
     private async Task<int> PostmasterPidAsync()
     {
         await using var db = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
-        var backend = await db.ExecuteScalarAsync<int>("SELECT pg_backend_pid()");
-        var stat = await File.ReadAllTextAsync($"/proc/{backend}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        return AgentBusAppFixture.ParentOf(await db.ExecuteScalarAsync<int>("SELECT pg_backend_pid()"));
     }
 
     /// <summary>

@@ -205,7 +205,8 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             : throw new InvalidOperationException($"no single running process of {resource} ({string.Join(", ", matches)})");
     }
 
-    private static int ParentOf(int pid)
+    /// <summary>The parent process of <paramref name="pid"/> (0 when it is gone).</summary>
+    public static int ParentOf(int pid)
     {
         try
         {

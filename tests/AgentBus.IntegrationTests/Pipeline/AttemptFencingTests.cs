@@ -125,15 +125,15 @@ public sealed class AttemptFencingTests(AppHostFixture fixture) : IAsyncLifetime
         var first = (await Ledger.BeginStageAsync(task, "first", "cpu/1-0")).Work!;
         var call = new LlmCallRecord("product_manager", "openai", "gpt-4o-mini", 1000, 500, 0, 0, 120, 0.25m);
 
-        Assert.True((await spend.AllowanceAsync(first, TestContext.Current.CancellationToken)).AttemptCurrent);
+        Assert.True((await spend.AllowanceAsync(first, projectSpend: true, todaySpend: true, TestContext.Current.CancellationToken)).AttemptCurrent);
         await spend.RecordLlmCallAsync(first, task.TaskId, 1, call, TestContext.Current.CancellationToken);
         // Written again (an acknowledgement lost, a retried insert): still one call.
         await spend.RecordLlmCallAsync(first, task.TaskId, 1, call, TestContext.Current.CancellationToken);
         await spend.RecordLlmCallAsync(first, task.TaskId, 2, call with { CostUsd = 0.5m }, TestContext.Current.CancellationToken);
 
         var second = (await Ledger.BeginStageAsync(task, "second", "cpu/1-0")).Work!;
-        var stale = await spend.AllowanceAsync(first, TestContext.Current.CancellationToken);
-        var current = await spend.AllowanceAsync(second, TestContext.Current.CancellationToken);
+        var stale = await spend.AllowanceAsync(first, projectSpend: true, todaySpend: true, TestContext.Current.CancellationToken);
+        var current = await spend.AllowanceAsync(second, projectSpend: true, todaySpend: true, TestContext.Current.CancellationToken);
         Assert.False(stale.AttemptCurrent);
         Assert.True(current.AttemptCurrent);
         Assert.Equal(0.75m, current.ProjectSpendUsd);

@@ -20,8 +20,8 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     // Guarded by _lock: adding to a job's set and removing the emptied set must not interleave.
     private readonly Dictionary<Guid, HashSet<Channel<JobEvent>>> _listeners = [];
     private readonly Lock _lock = new();
-    private readonly SemaphoreSlim _subscribing = new(1, 1);
-    private volatile bool _subscribed;
+    // The process's one subscription, made by the first listener (see ListenAsync); guarded by _lock.
+    private Task? _subscribing;
 
     public async Task PublishAsync(IEnumerable<JobEvent> events)
     {
@@ -38,11 +38,14 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
 
     /// <summary>
     /// Delivers the job's live events to <paramref name="sink"/>, or every job's for <see cref="AllJobs"/>.
-    /// When Redis cannot be subscribed to now, the listener is kept and the next call tries again:
-    /// meanwhile a stream has only what it re-reads from Postgres.
+    /// The first listener subscribes this process to Redis, once: when that fails (Redis not there
+    /// yet), the client keeps the subscription and makes it when a connection comes, so it is never
+    /// asked again (a second subscribe would add a second handler, and every event would come twice).
+    /// Streams re-read Postgres meanwhile.
     /// </summary>
     public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
     {
+        Task subscribing;
         lock (_lock)
         {
             if (!_listeners.TryGetValue(jobId, out var sinks))
@@ -51,33 +54,21 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
             }
             sinks.Add(sink);
             metrics.ListenedJobs = _listeners.Count;
+            subscribing = _subscribing ??= SubscribeAsync();
         }
-        await EnsureSubscribedAsync();
+        await subscribing;
         return new Listener(this, jobId, sink);
     }
 
-    private async Task EnsureSubscribedAsync()
+    private async Task SubscribeAsync()
     {
-        if (_subscribed)
-        {
-            return;
-        }
-        await _subscribing.WaitAsync();
         try
         {
-            if (!_subscribed)
-            {
-                await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) => Deliver((string)message!));
-                _subscribed = true;
-            }
+            await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) => Deliver((string)message!));
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
             LogSubscribeFailed(e.Message);
-        }
-        finally
-        {
-            _subscribing.Release();
         }
     }
 
@@ -124,6 +115,6 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     }
 
     [LoggerMessage(EventId = 310, EventName = "event_bus_subscribe_failed", Level = LogLevel.Warning,
-        Message = "Subscribing to live job events failed ({Error}); streams read Postgres meanwhile and the next stream tries again")]
+        Message = "Subscribing to live job events failed ({Error}); the Redis client subscribes when its connection comes, and streams read Postgres meanwhile")]
     private partial void LogSubscribeFailed(string error);
 }

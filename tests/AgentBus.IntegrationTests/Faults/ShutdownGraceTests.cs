@@ -49,7 +49,13 @@ public sealed class ShutdownGraceTests(FaultsFixture fixture)
 
         // Committed by the stopping worker: completed before it exited, on its first attempt.
         var events = await fixture.EventsAsync(jobs[0]);
-        Assert.Single(events, e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == "development");
+        var development = events.Where(e => (string?)e["stage"] == "development").ToList();
+        if (development.Count(e => (string?)e["type"] == "stage_started") != 1)
+        {
+            Assert.Fail($"development started other than once (SIGTERM to {consumer}, exited {exited.TotalSeconds:F1} s later):\n"
+                + string.Join("\n", development.Select(e => e.ToJsonString()))
+                + $"\n{resource}'s last lines:\n{string.Join("\n", await fixture.LastLogLinesAsync(resource, 15))}");
+        }
         Assert.Contains(events, e => (string?)e["type"] == "stage_completed" && (string?)e["stage"] == "development");
 
         await run;

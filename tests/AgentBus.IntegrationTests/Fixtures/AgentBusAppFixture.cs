@@ -261,7 +261,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             () => Task.FromResult(App.ResourceNotifications.TryGetCurrentState(resource, out var s) ? s.Snapshot.State?.Text : null),
             state => state is "Exited" or "Finished" or "FailedToStart", TimeSpan.FromSeconds(30), $"{resource} reported stopped");
 
-    private async Task<IReadOnlyList<string>> LastLogLinesAsync(string resource, int count)
+    public async Task<IReadOnlyList<string>> LastLogLinesAsync(string resource, int count)
     {
         var lines = new List<string>();
         using var enough = new CancellationTokenSource(TimeSpan.FromSeconds(3));

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Gpu;
@@ -19,7 +18,7 @@ public sealed class GpuDashboardLiveTests(GpuAppFixture fixture) : IClassFixture
     public async Task Every_gpu_dashboard_query_returns_data_from_a_live_prometheus()
     {
         using var agent = fixture.CreateClient("gpu-agent");
-        var port = FreePort();
+        var port = LocalServer.FreePort();
         await File.WriteAllTextAsync(Path.Combine(_dir, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s
@@ -100,13 +99,6 @@ public sealed class GpuDashboardLiveTests(GpuAppFixture fixture) : IClassFixture
         {
             return null; // not listening yet
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

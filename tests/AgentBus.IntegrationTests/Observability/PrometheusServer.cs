@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -69,7 +68,7 @@ public sealed class PrometheusServer : IAsyncDisposable
         var configFile = Path.Combine(dir, "prometheus.yml");
         await File.WriteAllTextAsync(configFile, config.ToString(), ct);
 
-        var port = FreePort();
+        var port = LocalServer.FreePort();
         var start = new ProcessStartInfo(Binary,
         [
             $"--config.file={configFile}", $"--storage.tsdb.path={Path.Combine(dir, "data")}",
@@ -147,24 +146,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            // SIGTERM by pid (this process started it), then SIGKILL if it lingers.
-            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await term.WaitForExitAsync();
-            }
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
-        }
+        await LocalServer.StopAsync(_process, TimeSpan.FromSeconds(10));
         _process.Dispose();
         Http.Dispose();
         Directory.Delete(_dir, recursive: true);
@@ -179,12 +161,5 @@ public sealed class PrometheusServer : IAsyncDisposable
                 _log.AppendLine(line);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -48,6 +48,7 @@ public static class AgentBusJobsExtensions
         builder.Services.AddSingleton<TaskQueue>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddSingleton<JobEventBus>();
+        builder.Services.AddSingleton<GaugeReporterLease>();
         builder.Services.AddSingleton<GpuLeases>();
         builder.Services.AddSingleton<GpuNodeRegistry>();
         builder.Services.AddSingleton<JobRouter>();

@@ -29,7 +29,7 @@ namespace AgentBus.Consumer;
 /// </summary>
 public sealed partial class TaskConsumer(
     TaskQueue queue, StageLedger ledger, JobQueries queries, LlmSpend spend, IStageRunner runner, IConnectionMultiplexer redis, AgentBusMetrics metrics,
-    IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, IOptions<LlmOptions> llmOptions, ILogger<TaskConsumer> logger,
+    GaugeReporterLease reporter, IOptions<ConsumerOptions> consumerOptions, IOptions<QueueOptions> queueOptions, IOptions<LlmOptions> llmOptions, ILogger<TaskConsumer> logger,
     IStageExecutionScope? executionScope = null) : BackgroundService
 {
     private readonly ConsumerOptions _options = consumerOptions.Value;
@@ -98,6 +98,7 @@ public sealed partial class TaskConsumer(
         await ShutdownAsync();
         await _renewalStop.CancelAsync();
         await Task.WhenAll(housekeeping, renewal).ContinueWith(_ => { }, TaskScheduler.Default);
+        await HandOverGaugesAsync();
     }
 
     private void Start(Delivery delivery)
@@ -267,6 +268,7 @@ public sealed partial class TaskConsumer(
     private async Task RenewLeasesAsync()
     {
         using var timer = new PeriodicTimer(_queue.Lease / 3);
+        var reportingUntil = DateTime.MinValue;
         while (await timer.WaitForNextTickAsync(_renewalStop.Token).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion && t.Result, TaskScheduler.Default))
         {
             try
@@ -297,6 +299,7 @@ public sealed partial class TaskConsumer(
     private async Task HousekeepingAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_queue.Lease / 3);
+        var reportingUntil = DateTime.MinValue;
         while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion && t.Result, TaskScheduler.Default))
         {
             try
@@ -318,14 +321,35 @@ public sealed partial class TaskConsumer(
                 {
                     metrics.QueueSizes[name] = await queue.DepthAsync(name);
                 }
-                metrics.JobsActive = await queries.CountActiveJobsAsync(stoppingToken);
+                // One process per deployment reports it (the lease lasts three refreshes).
+                var reporting = await reporter.TryHoldAsync(_consumer, _queue.Lease);
+                reportingUntil = reporting ? DateTime.UtcNow + _queue.Lease : DateTime.MinValue;
+                metrics.JobsActive = reporting ? await queries.CountActiveJobsAsync(stoppingToken) : null;
                 metrics.LlmSpendTodayUsd = (double)await spend.TodayAsync(stoppingToken);
                 metrics.LlmDailyCapUsd = (double?)llmOptions.Value.DailySpendCapUsd;
             }
             catch (Exception e) when (Outage.Is(e))
             {
                 LogInfrastructure(e.GetType().Name, e.Message);
+                if (DateTime.UtcNow > reportingUntil)
+                {
+                    metrics.JobsActive = null; // its lease may be another's by now
+                }
             }
+        }
+    }
+
+    /// <summary>Lets another process report agent_bus_jobs_active at its next refresh instead of after the lease lapses.</summary>
+    private async Task HandOverGaugesAsync()
+    {
+        metrics.JobsActive = null;
+        try
+        {
+            await reporter.ReleaseAsync(_consumer);
+        }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        {
+            LogRedisError(e.Message); // the lease lapses by itself
         }
     }
 

@@ -47,8 +47,9 @@ public sealed class AgentBusMetrics : IDisposable
             description: "Jobs that reached a final status (completed, failed, canceled, rejected).");
         JobDuration = _meter.CreateHistogram("agent_bus.job.duration", "s", "Time from job creation to its final status.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = JobBuckets });
-        _meter.CreateObservableGauge("agent_bus.jobs.active", () => JobsActive,
-            description: "Jobs queued, running or waiting for approval (read from Postgres).");
+        _meter.CreateObservableGauge("agent_bus.jobs.active",
+            () => JobsActive is { } active ? [new Measurement<long>(active)] : Array.Empty<Measurement<long>>(),
+            description: "Jobs queued, running or waiting for approval (read from Postgres by the one process that holds the reporter lease).");
         _meter.CreateObservableGauge("agent_bus.events.listened_jobs", () => ListenedJobs,
             description: "Jobs (and the all-jobs feed) that this process holds live-event listeners for: it falls back when streams close.");
         AgentExecutions = _meter.CreateCounter<long>("agent_bus.agent.executions",
@@ -92,8 +93,11 @@ public sealed class AgentBusMetrics : IDisposable
     /// <summary>Set from the data source's connection string; observed as agent_bus_db_connections_max.</summary>
     public long DbConnectionsMax { get; set; }
 
-    /// <summary>Refreshed from Postgres by the worker; observed as agent_bus_jobs_active.</summary>
-    public long JobsActive { get; set; }
+    /// <summary>
+    /// Refreshed from Postgres by the consumer that holds the <see cref="GaugeReporterLease"/>; null (no
+    /// series) in every other process. Observed as agent_bus_jobs_active.
+    /// </summary>
+    public long? JobsActive { get; set; }
 
     /// <summary>Refreshed from Postgres by the consumers (and at every model call); observed as agent_bus_agent_llm_spend_today_usd.</summary>
     public double LlmSpendTodayUsd { get; set; }

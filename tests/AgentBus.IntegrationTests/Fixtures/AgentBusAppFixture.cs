@@ -344,8 +344,8 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             TimeSpan.FromSeconds(60), $"{stage} starting"))
         .First(e => (string?)e["type"] == "stage_started" && (string?)e["stage"] == stage);
 
-    /// <summary>Polls until <paramref name="condition"/> holds, failing with the last observation.</summary>
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> observe, Func<T, bool> condition, TimeSpan timeout, string what)
+    /// <summary>Polls until <paramref name="condition"/> holds, failing with the last observation (as <paramref name="describe"/> tells it).</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> observe, Func<T, bool> condition, TimeSpan timeout, string what, Func<T, string>? describe = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -357,7 +357,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
             }
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds} s; last observation: {last}");
+                throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds} s; last observation: {(describe is null ? last : describe(last))}");
             }
             await Task.Delay(200);
         }

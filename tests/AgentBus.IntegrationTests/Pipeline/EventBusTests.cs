@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using AgentBus.Events;
@@ -20,39 +18,14 @@ public sealed class EventBusTests : IAsyncDisposable
 {
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly FakeLogger<JobEventBus> _log = new();
-    private readonly int _port = LocalServer.FreePort();
     private readonly List<AgentBusMetrics> _metrics = [];
-    private Process? _redis;
+    private readonly LocalRedis _server = new();
 
     private JobEventBus NewBus(IConnectionMultiplexer redis, out AgentBusMetrics metrics)
     {
         metrics = new AgentBusMetrics(_services.GetRequiredService<IMeterFactory>(), "api");
         _metrics.Add(metrics);
         return new JobEventBus(redis, metrics, _log);
-    }
-
-    private Task<ConnectionMultiplexer> ConnectAsync() => ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-    {
-        EndPoints = { { "127.0.0.1", _port } },
-        AbortOnConnectFail = false,
-        ConnectTimeout = 1_000,
-        AsyncTimeout = 1_000,
-        SyncTimeout = 1_000,
-    });
-
-    private async Task StartRedisAsync()
-    {
-        _redis = Process.Start(new ProcessStartInfo("redis-server",
-            ["--port", _port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        {
-            RedirectStandardOutput = true,
-        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install redis-server)");
-        _redis.BeginOutputReadLine();
-        await AgentBusAppFixture.EventuallyAsync(async () =>
-        {
-            await using var probe = await ConnectAsync();
-            return probe.IsConnected;
-        }, up => up, TimeSpan.FromSeconds(15), $"redis-server answering on {_port}");
     }
 
     private static JobEvent Event(Guid job, int seq) =>
@@ -62,7 +35,7 @@ public sealed class EventBusTests : IAsyncDisposable
     public async Task A_failed_first_subscription_is_made_when_Redis_comes_and_every_event_arrives_once()
     {
         // Redis is not there yet: the first listener's subscription fails, and the listener is kept.
-        await using var redis = await ConnectAsync();
+        await using var redis = await _server.ConnectAsync();
         var bus = NewBus(redis, out _);
         var job = Guid.NewGuid();
         var live = Channel.CreateUnbounded<JobEvent>();
@@ -73,8 +46,8 @@ public sealed class EventBusTests : IAsyncDisposable
         await using var listeningToAll = await bus.ListenAsync(JobEventBus.AllJobs, all).WaitAsync(TimeSpan.FromSeconds(15));
 
         // Redis comes up; no listener arrives after it: live events flow all the same.
-        await StartRedisAsync();
-        await using var publisher = await ConnectAsync();
+        await _server.StartAsync();
+        await using var publisher = await _server.ConnectAsync();
         var publishing = NewBus(publisher, out _);
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var seq = 0;
@@ -108,8 +81,8 @@ public sealed class EventBusTests : IAsyncDisposable
     [Fact]
     public async Task Ten_thousand_listeners_opened_and_closed_leave_listener_count_and_memory_flat()
     {
-        await StartRedisAsync();
-        await using var redis = await ConnectAsync();
+        await _server.StartAsync();
+        await using var redis = await _server.ConnectAsync();
         var bus = NewBus(redis, out var metrics);
         const int Streams = 10_000;
 
@@ -143,11 +116,7 @@ public sealed class EventBusTests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _metrics.ForEach(m => m.Dispose());
-        if (_redis is not null)
-        {
-            await LocalServer.StopAsync(_redis, TimeSpan.FromSeconds(10));
-            _redis.Dispose();
-        }
+        await _server.DisposeAsync();
         await _services.DisposeAsync();
     }
 }

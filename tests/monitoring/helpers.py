@@ -43,7 +43,7 @@ GAUGES = """agent_bus_jobs_active agent_bus_worker_queue_size agent_bus_db_conne
 agent_bus_db_connections_max agent_bus_ready agent_bus_gpu_utilization_ratio
 agent_bus_gpu_memory_used_bytes agent_bus_gpu_memory_total_bytes agent_bus_gpu_temperature_celsius
 agent_bus_gpu_power_watts agent_bus_gpu_count agent_bus_agent_llm_spend_today_usd agent_bus_agent_llm_daily_cap_usd
-up target_info""".split()
+up target_info pg_database_size_bytes""".split()
 HISTOGRAMS = """agent_bus_http_request_duration_seconds agent_bus_job_duration_seconds
 agent_bus_agent_execution_duration_seconds agent_bus_db_query_duration_seconds
 agent_bus_gpu_task_duration_seconds""".split()

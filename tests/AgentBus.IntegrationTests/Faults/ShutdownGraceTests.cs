@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace AgentBus.IntegrationTests.Faults;
 
 /// <summary>
-/// SIGTERM while a stage runs that fits in the grace period (3 s of a 3.5 s grace, longer than a
+/// SIGTERM while a stage runs that fits in the grace period (2.5 s of a 3.9 s grace, longer than a
 /// lease renewal interval): the worker keeps renewing the task's lease through the drain, finishes
 /// and commits it before exiting, no hand-back, no second run. The stage that outlives
 /// the grace and goes back to the queue is ResilienceTests.Sigterm_hands_a_stage_that_outlives_the_grace_period_back_to_the_queue.

@@ -7,18 +7,18 @@ namespace AgentBus.IntegrationTests.Fixtures;
 
 /// <summary>
 /// Two workers with short clocks, so faults resolve in seconds: a 4 s lease (a killed worker's
-/// task is reclaimed after 4 s), a 3.5 s shutdown grace, fast retries, a reconciler sweeping every
+/// task is reclaimed after 4 s), a 3.9 s shutdown grace, fast retries, a reconciler sweeping every
 /// second for stages queued or running for 3 s with no task in Redis, two stages at once per
 /// worker (so 20 jobs take long enough for several kills). The agents call a
-/// <see cref="FakeModelServer"/> over the OpenAI wire, slow enough (300 ms, development 3 s) that a
+/// <see cref="FakeModelServer"/> over the OpenAI wire, slow enough (300 ms, development 2.5 s) that a
 /// fault lands mid-stage, and counting every call it answers, so spend can be checked against it.
 /// </summary>
 public sealed class FaultsFixture : ModelServerAppFixture
 {
     public static readonly string[] Workers = ["worker", "worker-2"];
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(4);
-    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(3.5);
-    public static readonly TimeSpan DevelopmentLatency = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(3.9);
+    public static readonly TimeSpan DevelopmentLatency = TimeSpan.FromSeconds(2.5);
     public const int Concurrency = 2;
     private const string ModelApiKey = "sk-agentbus-faults-0c1d2e3f4a5b6c7d";
 

@@ -20,10 +20,11 @@ public sealed partial class AgentBusInfrastructure
     /// <summary>Where the container reads them (the Kubernetes ConfigMap is mounted there too).</summary>
     public const string PostgresExporterQueriesMount = "/etc/postgres-exporter/queries.yaml";
 
-    /// <summary>AgentBus.Jobs' TaskQueue keys (StreamKey, DeadLetterKey, DelayedKey) per queue: the
-    /// live Prometheus test fails when these drift from the keys the services write.</summary>
-    public static readonly string[] QueueStreams = ["agentbus:queue:cpu", "agentbus:queue:gpu", "agentbus:queue:cpu:dead", "agentbus:queue:gpu:dead"];
-    public static readonly string[] QueueDelayedSets = ["agentbus:queue:cpu:delayed", "agentbus:queue:gpu:delayed"];
+    /// <summary>AgentBus.Jobs' TaskQueue streams (StreamKey, DeadLetterKey) as SCAN patterns: a stream
+    /// not created yet is simply not exported (a fixed key list would log an error at every scrape),
+    /// and the delayed sets (sorted sets) do not match. The live Prometheus test fails when these
+    /// drift from the services' keys.</summary>
+    public const string QueueStreamPatterns = "agentbus:queue:[cg]pu,agentbus:queue:[cg]pu:dead";
 
     /// <summary>postgres_exporter as the monitoring role: it needs the role, so it waits for the migrations.</summary>
     public IResourceBuilder<IResourceWithWaitSupport> AddPostgresExporter(string name, PostgresDatabase postgres)
@@ -67,8 +68,7 @@ public sealed partial class AgentBusInfrastructure
         {
             ["REDIS_ADDR"] = ReferenceExpression.Create($"redis://{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)}"),
             ["REDIS_PASSWORD"] = password,
-            ["REDIS_EXPORTER_CHECK_SINGLE_STREAMS"] = string.Join(',', QueueStreams),
-            ["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] = string.Join(',', QueueDelayedSets),
+            ["REDIS_EXPORTER_CHECK_STREAMS"] = QueueStreamPatterns,
         };
         return Mode == InfrastructureMode.Containers
             ? Exporter(_builder.AddContainer(name, RedisExporterImage, RedisExporterTag).WithHttpEndpoint(targetPort: RedisExporterPort, name: "http"), env)

@@ -92,8 +92,15 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         await EventuallyAsync(() => Prometheus.QueryAsync("sum(up{job=\"agent-bus\"})"), r => r.Count == 1 && r[0].Value == 3,
             TimeSpan.FromSeconds(30), "Prometheus scraping all three services");
         // up only says the exporter answered; pg_up and redis_up say it reached its server.
-        await EventuallyAsync(() => Prometheus.QueryAsync("sum(pg_up) + sum(redis_up)"), r => r.Count == 1 && r[0].Value == 2,
-            TimeSpan.FromSeconds(30), "Prometheus scraping both exporters, each connected to its server");
+        try
+        {
+            await EventuallyAsync(() => Prometheus.QueryAsync("sum(pg_up) + sum(redis_up)"), r => r.Count == 1 && r[0].Value == 2,
+                TimeSpan.FromSeconds(30), "Prometheus scraping both exporters, each connected to its server");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\ntargets: {await Prometheus.ApiAsync("targets?state=active")}", e);
+        }
 
         var start = DateTimeOffset.UtcNow;
         Workload = await RunWorkloadAsync();

@@ -175,6 +175,27 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
         var statements = await fixture.Prometheus.QueryAsync("pg_stat_statements_calls{datname=\"agentbus\"}");
         Assert.Contains(statements, s => s.Labels["query"].Contains("outbox", StringComparison.Ordinal) && s.Value > 0);
         Assert.NotEmpty(await fixture.Prometheus.QueryAsync("pg_stat_statements_mean_exec_time_seconds > 0"));
+
+        // A role statement keeps its password literal in pg_stat_statements (the migrations turn
+        // tracking off for theirs; this session does not): it must never become a label.
+        var password = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync(AgentBusAppFixture.MonitorConnectionString)).Password!;
+        await using (var admin = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync()))
+        {
+            await admin.OpenAsync();
+            await using var format = new NpgsqlCommand("SELECT format('ALTER ROLE agentbus_monitor PASSWORD %L', $1::text)", admin);
+            format.Parameters.AddWithValue(password);
+            await using (var alter = new NpgsqlCommand((string)(await format.ExecuteScalarAsync())!, admin))
+            {
+                await alter.ExecuteNonQueryAsync(); // the same password: the exporter keeps its login
+            }
+            await using var tracked = new NpgsqlCommand("SELECT count(*) FROM pg_stat_statements WHERE strpos(query, $1) > 0", admin);
+            tracked.Parameters.AddWithValue(password);
+            Assert.True((long)(await tracked.ExecuteScalarAsync())! > 0, "the role statement was not tracked: this check proves nothing");
+        }
+        var scraped = DateTimeOffset.UtcNow;
+        await AgentBusAppFixture.EventuallyAsync(() => fixture.Prometheus.QueryAsync("timestamp(pg_up)"), r => r.Count == 1 && r[0].Value > scraped.ToUnixTimeSeconds() + 2,
+            TimeSpan.FromSeconds(20), "two more scrapes of postgres-exporter");
+        Assert.DoesNotContain(await fixture.Prometheus.QueryAsync("pg_stat_statements_calls"), s => s.Labels["query"].Contains(password, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -70,8 +70,12 @@ public sealed class PrometheusServer : IAsyncDisposable
         }
         if (exporters.Count > 0)
         {
+            // postgres_exporter runs a dozen queries per scrape: on a busy 2-core machine that can
+            // take longer than the services' 1 s.
             config.AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {ExporterJob}")
                 .AppendLine("    metrics_path: /metrics")
+                .AppendLine("    scrape_interval: 2s")
+                .AppendLine("    scrape_timeout: 2s")
                 .AppendLine("    static_configs:");
             foreach (var (component, url) in exporters)
             {

@@ -7,6 +7,9 @@ purpose="${1:-run}"
 missing=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The AppHost runs the exporters beside Postgres and Redis in local mode (docs/observability.md).
+command -v prometheus-postgres-exporter >/dev/null || missing+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null || missing+=(prometheus-redis-exporter)
 if [ "$purpose" = test ]; then
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v amtool >/dev/null || missing+=(prometheus-alertmanager)

@@ -11,8 +11,9 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--
 
 const string database = "agentbus";
 const string appRole = "agentbus_app"; // AgentBus.Data.DatabaseRoles.App, granted by 0009_roles.sql
+const string monitorRole = "agentbus_monitor"; // AgentBus.Data.DatabaseRoles.Monitor: pg_monitor, no table rights
 var infrastructure = builder.AddAgentBusInfrastructure();
-var postgres = infrastructure.AddPostgres("postgres", database, appRole);
+var postgres = infrastructure.AddPostgres("postgres", database, appRole, monitorRole);
 var redis = infrastructure.AddRedis("redis");
 var llm = builder.AddLlmParameters();
 var apiKey = builder.AddApiKeyParameter();
@@ -20,7 +21,13 @@ var apiKey = builder.AddApiKeyParameter();
 var migrations = builder.AddProject<Projects.AgentBus_Migrations>("migrations")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres.Admin, database).WaitFor(postgres.Admin)
-    .WithReference(postgres.App);
+    .WithReference(postgres.App)
+    .WithReference(postgres.Monitor);
+
+// Postgres and Redis seen from their side (pg_stat_statements, locks, memory, streams): scraped
+// next to the services. The monitoring role exists once the migrations ran.
+infrastructure.AddPostgresExporter("postgres-exporter", postgres).WaitForCompletion(migrations);
+infrastructure.AddRedisExporter("redis-exporter", redis).WaitFor(redis);
 
 var api = builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)

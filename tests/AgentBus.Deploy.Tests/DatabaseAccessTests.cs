@@ -8,6 +8,7 @@ public sealed class DatabaseAccessTests
 {
     private const string AdminPassword = "postgres-password";
     private const string AppPassword = "postgres-app-password";
+    private const string MonitorPassword = "postgres-monitor-password";
 
     /// <summary>Each Postgres connection string of a workload, with the Secret keys its $(VAR)s read.</summary>
     private static IEnumerable<(string Workload, string Kind, V1PodSpec Pod, V1Container Container, NpgsqlConnectionStringBuilder Connection, HashSet<string> Keys)> PostgresClients(IReadOnlyList<RenderedObject> objects) =>
@@ -31,10 +32,18 @@ public sealed class DatabaseAccessTests
         var admin = Assert.Single(clients, c => c.Connection.Username == "postgres");
         Assert.Equal("migrations", admin.Workload);
         Assert.Equal([AdminPassword], admin.Keys);
-        // The app role's connection string reaches the Job too: it creates that role with its password.
+        // The app role's connection string reaches the Job too: it creates that role with its password;
+        // so does the monitoring role's (postgres_exporter's login), and no service holds that one.
+        var monitor = clients.Where(c => c.Connection.Username == "agentbus_monitor").ToList();
+        Assert.NotEmpty(monitor);
+        Assert.All(monitor, c =>
+        {
+            Assert.Equal("migrations", c.Workload);
+            Assert.Equal([MonitorPassword], c.Keys);
+        });
         var services = clients.Where(c => c.Workload != "migrations").ToList();
         Assert.Equal(["api", "gpu-agent", "worker"], services.Select(c => c.Workload).Order(StringComparer.Ordinal));
-        Assert.All(clients.Where(c => c.Connection.Username != "postgres"), c =>
+        Assert.All(clients.Where(c => c.Connection.Username is not ("postgres" or "agentbus_monitor")), c =>
         {
             Assert.Equal("agentbus_app", c.Connection.Username);
             Assert.Equal([AppPassword], c.Keys);

@@ -45,8 +45,10 @@ public class NetworkPolicyTests
         ["web"] = ["ingress controller", "prometheus"],
         ["worker"] = ["prometheus"],
         ["gpu-agent"] = ["prometheus"],
-        ["postgres"] = ["api", "worker", "gpu-agent", "grafana"],
-        ["redis"] = ["api", "worker", "gpu-agent", "web"],
+        ["postgres"] = ["api", "worker", "gpu-agent", "grafana", "postgres-exporter"],
+        ["redis"] = ["api", "worker", "gpu-agent", "web", "redis-exporter"],
+        ["postgres-exporter"] = ["prometheus"],
+        ["redis-exporter"] = ["prometheus"],
     };
 
     [Theory]

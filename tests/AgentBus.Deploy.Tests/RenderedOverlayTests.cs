@@ -10,7 +10,8 @@ public class RenderedOverlayTests
         var objects = Repo.Objects(overlay);
         foreach (var (name, resource) in Workloads.FromManifest(Repo.Manifest))
         {
-            var expected = AspireManifest.TypeOf(resource) == "container.v0" ? "StatefulSet"
+            var expected = AspireManifest.TypeOf(resource) == "container.v0"
+                    ? Policy.ForExporter((string)resource["image"]!) is null ? "StatefulSet" : "Deployment"
                 : Policy.ForService(name).RunsToCompletion ? "Job"
                 : Policy.ForService(name).DaemonSetOnGpuNodes ? "DaemonSet" : "Deployment";
             Assert.Contains(objects, o => o.Kind == expected && o.Name == name);

@@ -48,7 +48,31 @@ HISTOGRAMS = """agent_bus_http_request_duration_seconds agent_bus_job_duration_s
 agent_bus_agent_execution_duration_seconds agent_bus_db_query_duration_seconds
 agent_bus_gpu_task_duration_seconds""".split()
 ALLOWED_PREFIXES = ("http_server_", "process_", "dotnet_", "container_")
-KNOWN = set(COUNTERS) | set(GAUGES) | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
+
+# What postgres_exporter 0.11 (built in, and k8s/monitoring/postgres-exporter-queries.yaml) and
+# redis_exporter 1.45 (--check-streams) export that the rules and dashboards read, with their own
+# labels (docs/metrics.md, "Exporters"). Their targets carry the same target labels as the services.
+EXPORTER_METRICS = {
+    "pg_up": set(), "redis_up": set(),
+    "pg_settings_max_connections": {"server"},
+    "pg_stat_activity_count": {"server", "datname", "state"},
+    "pg_locks_count": {"server", "datname", "mode"},
+    "pg_stat_database_blks_hit": {"server", "datid", "datname"},
+    "pg_stat_database_blks_read": {"server", "datid", "datname"},
+    "pg_stat_statements_calls": {"server", "datname", "queryid", "query"},
+    "pg_stat_statements_total_exec_time_seconds": {"server", "datname", "queryid", "query"},
+    "pg_stat_statements_mean_exec_time_seconds": {"server", "datname", "queryid", "query"},
+    "pg_stat_statements_rows": {"server", "datname", "queryid", "query"},
+    "pg_stat_user_tables_n_dead_tup": {"server", "datname", "schemaname", "relname"},
+    "pg_stat_user_tables_n_live_tup": {"server", "datname", "schemaname", "relname"},
+    "pg_wal_written_bytes": {"server"}, "pg_wal_size_bytes": {"server"},
+    "redis_memory_used_bytes": set(), "redis_memory_max_bytes": set(),
+    "redis_connected_clients": set(), "redis_blocked_clients": set(),
+    "redis_commands_processed_total": set(),
+    "redis_stream_length": {"db", "stream"},
+    "redis_stream_group_messages_pending": {"db", "stream", "group"},
+}
+KNOWN = set(COUNTERS) | set(GAUGES) | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")} | set(EXPORTER_METRICS)
 
 # Labels of each metric (besides the target labels), for checking label matchers.
 TARGET_LABELS = {"job", "instance", "namespace", "component", "pod", "otel_scope_name",
@@ -89,7 +113,7 @@ def labels_of(name):
             return TARGET_LABELS | LABELS.get(h, set()) | {"le"}
         if name in (h + "_sum", h + "_count"):
             return TARGET_LABELS | LABELS.get(h, set())
-    return TARGET_LABELS | LABELS.get(name, set())
+    return TARGET_LABELS | LABELS.get(name, EXPORTER_METRICS.get(name, set()))
 
 
 PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",

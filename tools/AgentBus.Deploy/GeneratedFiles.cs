@@ -32,6 +32,9 @@ internal sealed class GeneratedFiles
     public void AddYaml(string path, string comment, object value) =>
         _files[path] = Header + comment + Yaml(value);
 
+    /// <summary>A file copied as it is (an exporter's configuration), under the header.</summary>
+    public void AddText(string path, string content) => _files[path] = Header + content;
+
     /// <summary>KubernetesYaml's output ends without a newline; files and documents need one.</summary>
     private static string Yaml(object value) => KubernetesYaml.Serialize(value).TrimEnd('\n') + "\n";
 }

@@ -41,13 +41,14 @@ public sealed class K8sGenerator(AspireManifest manifest)
 
     private IReadOnlyDictionary<string, string> Run()
     {
-        var dataStores = manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0")
+        var dataStores = manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0" && ExporterOf(r.Resource) is null)
             .Select(r => r.Name).ToHashSet();
         var managedData = new ManagedDataComponent(_files);
         var postgresTls = new PostgresTlsComponent(_files);
         var clients = NetworkAccess.Clients(manifest);
         var projects = new ProjectWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
         var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
+        var exporters = new ExporterWorkloads(manifest, _files, managedData, postgresTls, dataStores);
         var folders = new List<string>();
         foreach (var (name, resource) in manifest.Resources)
         {
@@ -57,6 +58,9 @@ public sealed class K8sGenerator(AspireManifest manifest)
                     continue; // values only: resolved where they are used
                 case "project.v0":
                     projects.Add(name, resource);
+                    break;
+                case "container.v0" when ExporterOf(resource) is { } exporter:
+                    exporters.Add(name, resource, exporter);
                     break;
                 case "container.v0":
                     dataStoreWorkloads.Add(name, resource);
@@ -79,6 +83,9 @@ public sealed class K8sGenerator(AspireManifest manifest)
         postgresTls.AddKustomization();
         return _files.All;
     }
+
+    private static ExporterPolicy? ExporterOf(System.Text.Json.Nodes.JsonObject resource) =>
+        (string?)resource["image"] is { } image ? Policy.ForExporter(image) : null;
 
     private void AddNamespace() => _files.Add("base/namespace.yaml", new V1Namespace
     {

@@ -11,16 +11,27 @@ internal sealed class ManagedDataComponent(GeneratedFiles files)
     private readonly List<string> _patches = [];
 
     /// <summary>One $patch: delete file per object (kustomize 5.5 crashes on multi-document ones).</summary>
-    public void RemoveDataStore(string name, bool hasConfigMap)
+    public void RemoveDataStore(string name, bool hasConfigMap) =>
+        Remove(name, ("apps/v1", "StatefulSet"), hasConfigMap ? [Kustomizations.EnvConfigMapName(name)] : []);
+
+    /// <summary>An exporter of an in-cluster data store goes with it: a managed service is watched
+    /// through its provider's metrics, or an exporter an overlay points at it (docs/deploy.md).</summary>
+    public void RemoveExporter(string name, IEnumerable<string> configMaps) =>
+        Remove(name, ("apps/v1", "Deployment"), configMaps);
+
+    private void Remove(string name, (string ApiVersion, string Kind) workload, IEnumerable<string> configMaps)
     {
         var objects = new List<(string ApiVersion, string Kind, string Name)>
         {
-            ("apps/v1", "StatefulSet", name), ("v1", "Service", name), ("networking.k8s.io/v1", "NetworkPolicy", name),
+            (workload.ApiVersion, workload.Kind, name), ("v1", "Service", name), ("networking.k8s.io/v1", "NetworkPolicy", name),
         };
-        if (hasConfigMap) objects.Add(("v1", "ConfigMap", Kustomizations.EnvConfigMapName(name)));
+        objects.AddRange(configMaps.Select(c => ("v1", "ConfigMap", c)));
         foreach (var (apiVersion, kind, objectName) in objects)
         {
-            AddPatch($"remove-{name}-{kind.ToLowerInvariant()}.yaml", new Dictionary<string, object>
+            var file = objectName == name || objectName == Kustomizations.EnvConfigMapName(name)
+                ? $"remove-{name}-{kind.ToLowerInvariant()}.yaml"
+                : $"remove-{objectName}-{kind.ToLowerInvariant()}.yaml";
+            AddPatch(file, new Dictionary<string, object>
             {
                 ["$patch"] = "delete",
                 ["apiVersion"] = apiVersion,

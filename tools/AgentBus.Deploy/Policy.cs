@@ -93,6 +93,32 @@ public static class Policy
         _ => new(new("100m", "256Mi", "1", "512Mi"), null, null, "1Gi", [], false, null),
     };
 
+    /// <summary>The exporters the AppHost adds (its Infrastructure/AgentBusInfrastructure.Exporters.cs),
+    /// by image repository; null for any other image. Both images run as a fixed non-root user.</summary>
+    public static ExporterPolicy? ForExporter(string image) => Repository(image) switch
+    {
+        // quay.io/prometheuscommunity/postgres-exporter: USER nobody. Its extra queries
+        // (pg_stat_statements, dead tuples, WAL) are k8s/monitoring/postgres-exporter-queries.yaml,
+        // embedded in this tool and copied beside the Deployment (kustomize reads files of its own
+        // folder only); PG_EXPORTER_EXTEND_QUERY_PATH in the model points into the mount.
+        "postgres-exporter" => new(new("25m", "32Mi", "200m", "128Mi"), 65534,
+            new ExporterFiles("/etc/postgres-exporter", new Dictionary<string, string> { ["queries.yaml"] = EmbeddedFile("postgres-exporter-queries.yaml") })),
+        // oliver006/redis_exporter: USER 59000.
+        "redis_exporter" => new(new("25m", "32Mi", "200m", "128Mi"), 59000),
+        _ => null,
+    };
+
+    /// <summary>Where, under base/&lt;exporter&gt;/, the exporter's files from the repository are copied.</summary>
+    public const string ExporterFilesFolder = "files";
+
+    private static string EmbeddedFile(string name)
+    {
+        using var stream = typeof(Policy).Assembly.GetManifestResourceStream($"AgentBus.Deploy.{name}")
+            ?? throw new InvalidOperationException($"{name} is not embedded in AgentBus.Deploy");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     /// <summary>The image's repository: docker.io/library/postgres:18.3 gives "postgres".</summary>
     public static string Repository(string image) => image.Split('@')[0].Split('/')[^1].Split(':')[0];
 }

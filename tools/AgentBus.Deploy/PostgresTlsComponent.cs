@@ -25,7 +25,17 @@ internal sealed class PostgresTlsComponent(GeneratedFiles files)
     /// <summary>A client: its Postgres connection strings (whole composed values) verify the server.
     /// The secret variables come first in the patch as in the workload: a strategic merge puts the
     /// patch's entries first, and $(VAR) only sees variables defined before it.</summary>
-    public void AddClient(string name, string apiVersion, string kind, ContainerEnv env, IReadOnlyList<V1EnvVar> connections)
+    public void AddClient(string name, string apiVersion, string kind, ContainerEnv env, IReadOnlyList<V1EnvVar> connections) =>
+        AddClient(name, apiVersion, kind, env, connections, value => value + ClientSettings);
+
+    /// <summary>A client whose connection is a libpq URL (postgres_exporter's DATA_SOURCE_NAME):
+    /// its sslmode=disable becomes verify-full with the same CA.</summary>
+    public void AddUrlClient(string name, string apiVersion, string kind, ContainerEnv env, IReadOnlyList<V1EnvVar> connections) =>
+        AddClient(name, apiVersion, kind, env, connections, value => value.Contains("sslmode=disable", StringComparison.Ordinal)
+            ? value.Replace("sslmode=disable", $"sslmode=verify-full&sslrootcert={CaMountPath}/ca.crt", StringComparison.Ordinal)
+            : throw new InvalidDataException($"{name}: a Postgres URL without sslmode=disable, which TLS would replace"));
+
+    private void AddClient(string name, string apiVersion, string kind, ContainerEnv env, IReadOnlyList<V1EnvVar> connections, Func<string, string> withTls)
     {
         if (connections.Count == 0) return;
         AddPatch($"{name}.yaml", new Dictionary<string, object>
@@ -46,7 +56,7 @@ internal sealed class PostgresTlsComponent(GeneratedFiles files)
                 container: new Dictionary<string, object>
                 {
                     ["name"] = name,
-                    ["env"] = env.SecretVars.Concat(connections.Select(c => new V1EnvVar { Name = c.Name, Value = c.Value + ClientSettings })).ToList(),
+                    ["env"] = env.SecretVars.Concat(connections.Select(c => new V1EnvVar { Name = c.Name, Value = withTls(c.Value) })).ToList(),
                     ["volumeMounts"] = new List<object> { Mount("postgres-ca", CaMountPath) },
                 }),
         });

@@ -53,3 +53,10 @@ public sealed record NetworkPeers(
     string MonitoringNamespace,
     IReadOnlyDictionary<string, string> PrometheusPods,
     IReadOnlyDictionary<string, string> GrafanaPods);
+
+/// <summary>How a Prometheus exporter runs: its image's non-root uid, its size, and the files of
+/// the repository it reads (<paramref name="Files"/>: mounted read-only from a ConfigMap).</summary>
+public sealed record ExporterPolicy(Sizing Sizing, long Uid, ExporterFiles? Files = null);
+
+/// <summary>Files by name (their content, read from the repository) and the directory they are mounted at.</summary>
+public sealed record ExporterFiles(string MountPath, IReadOnlyDictionary<string, string> Contents);

@@ -5,7 +5,7 @@ using Npgsql;
 namespace AgentBus.AppHost.Infrastructure;
 
 /// <summary>Adds Postgres and Redis in the mode this machine supports; see <see cref="InfrastructureOptions"/>.</summary>
-public sealed class AgentBusInfrastructure
+public sealed partial class AgentBusInfrastructure
 {
     // initdb on the first start only, so the resource's Stop/Start commands keep the data.
     // Output goes to stdout: Postgres logs to stderr, which the dashboard would show as errors.
@@ -18,7 +18,8 @@ public sealed class AgentBusInfrastructure
             | "$AGENTBUS_PG_BIN/postgres" --single -D "$PGDATA" postgres > /dev/null
         fi
         exec "$AGENTBUS_PG_BIN/postgres" -D "$PGDATA" -c listen_addresses=localhost \
-          -c unix_socket_directories="$PGDATA" -c max_connections=300 2>&1
+          -c unix_socket_directories="$PGDATA" -c max_connections=300 \
+          -c shared_preload_libraries="$AGENTBUS_PG_PRELOAD" 2>&1
         """;
 
     // The password reaches redis-server on stdin, not on its command line where ps would show it.
@@ -42,6 +43,10 @@ public sealed class AgentBusInfrastructure
     // the headroom is for the fork that rewrites the append-only file or saves a snapshot.
     public const string RedisMaxMemory = "512mb";
     public const string RedisMaxMemoryPolicy = "noeviction";
+
+    /// <summary>Loaded at server start: pg_stat_statements (the dashboard's slow queries; the
+    /// extension itself is created by migration 0010).</summary>
+    public const string PostgresPreloadLibraries = "pg_stat_statements";
 
     private readonly IDistributedApplicationBuilder _builder;
     private readonly LocalBinaries? _binaries;
@@ -85,22 +90,32 @@ public sealed class AgentBusInfrastructure
     /// <summary>
     /// The database, reached two ways: as its administrator (only the migrations) and as the app
     /// role, which owns nothing (the services); the migrations create that role with the generated
-    /// password <c>&lt;name&gt;-app-password</c> (docs/security.md, "Database roles").
+    /// password <c>&lt;name&gt;-app-password</c> (docs/security.md, "Database roles"), and the
+    /// monitoring role of postgres_exporter with <c>&lt;name&gt;-monitor-password</c>.
     /// </summary>
-    public PostgresDatabase AddPostgres(string name, string databaseName, string appRole)
+    public PostgresDatabase AddPostgres(string name, string databaseName, string appRole, string monitorRole)
     {
-        var appPassword = _builder.AddParameter($"{name}-app-password", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
         var (admin, endpoint) = AddPostgresServer(name, databaseName);
-        var app = _builder.AddConnectionString($"{databaseName}-app", ReferenceExpression.Create(
-            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={appRole};Password={appPassword.Resource};Database={databaseName}"));
-        return new(admin, app);
+        var app = AddLogin(name, "app", endpoint, databaseName, appRole);
+        var monitor = AddLogin(name, "monitor", endpoint, databaseName, monitorRole);
+        return new(admin, app.ConnectionString, monitor.ConnectionString, new(endpoint, databaseName, monitorRole, monitor.Password));
+    }
+
+    private (IResourceBuilder<ConnectionStringResource> ConnectionString, ParameterResource Password) AddLogin(
+        string server, string purpose, EndpointReference endpoint, string databaseName, string role)
+    {
+        var password = _builder.AddParameter($"{server}-{purpose}-password", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+        var connectionString = _builder.AddConnectionString($"{databaseName}-{purpose}", ReferenceExpression.Create(
+            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username={role};Password={password.Resource};Database={databaseName}"));
+        return (connectionString, password.Resource);
     }
 
     private (IResourceBuilder<IResourceWithConnectionString> Admin, EndpointReference Endpoint) AddPostgresServer(string name, string databaseName)
     {
         if (Mode == InfrastructureMode.Containers)
         {
-            var server = _builder.AddPostgres(name).WithDataVolume();
+            // The image's entrypoint passes arguments that start with "-" to postgres.
+            var server = _builder.AddPostgres(name).WithDataVolume().WithArgs("-c", $"shared_preload_libraries={PostgresPreloadLibraries}");
             return (server.AddDatabase(databaseName), server.Resource.PrimaryEndpoint);
         }
 
@@ -112,7 +127,8 @@ public sealed class AgentBusInfrastructure
             .WithEndpoint(name: "tcp", scheme: "tcp", env: "PGPORT")
             .WithEnvironment("AGENTBUS_PG_BIN", _binaries!.PostgresBinDir)
             .WithEnvironment("AGENTBUS_PG_PASSWORD", password)
-            .WithEnvironment("AGENTBUS_PG_DATABASE", databaseName);
+            .WithEnvironment("AGENTBUS_PG_DATABASE", databaseName)
+            .WithEnvironment("AGENTBUS_PG_PRELOAD", PostgresPreloadLibraries);
         if (_builder.ExecutionContext.IsRunMode)
         {
             postgres.WithEnvironment("PGDATA", State.SubFolder("postgres", owner: "postgres"));

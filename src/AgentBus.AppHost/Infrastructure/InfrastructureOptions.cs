@@ -11,6 +11,8 @@ public static class InfrastructureOptions
     public const string ModeKey = "AgentBus:Infrastructure";
     public const string PostgresBinDirKey = "AgentBus:Local:PostgresBinDir";
     public const string RedisServerKey = "AgentBus:Local:RedisServer";
+    public const string PostgresExporterKey = "AgentBus:Local:PostgresExporter";
+    public const string RedisExporterKey = "AgentBus:Local:RedisExporter";
     public const string DefaultPostgresBinDir = "/usr/lib/postgresql/15/bin";
 
     public static InfrastructureMode ReadMode(IConfiguration configuration)

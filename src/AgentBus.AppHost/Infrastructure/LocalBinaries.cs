@@ -1,7 +1,7 @@
 namespace AgentBus.AppHost.Infrastructure;
 
-/// <summary>The Postgres 15 and redis-server binaries that local mode runs.</summary>
-public sealed record LocalBinaries(string PostgresBinDir, string RedisServer)
+/// <summary>The Postgres 15, redis-server and exporter binaries that local mode runs.</summary>
+public sealed record LocalBinaries(string PostgresBinDir, string RedisServer, string PostgresExporter, string RedisExporter)
 {
     public string Postgres => Path.Combine(PostgresBinDir, "postgres");
 
@@ -10,6 +10,8 @@ public sealed record LocalBinaries(string PostgresBinDir, string RedisServer)
     {
         var binDir = configuration[InfrastructureOptions.PostgresBinDirKey] ?? InfrastructureOptions.DefaultPostgresBinDir;
         var redis = configuration[InfrastructureOptions.RedisServerKey] ?? FindOnPath("redis-server") ?? "redis-server";
+        var postgresExporter = configuration[InfrastructureOptions.PostgresExporterKey] ?? FindOnPath("prometheus-postgres-exporter") ?? "prometheus-postgres-exporter";
+        var redisExporter = configuration[InfrastructureOptions.RedisExporterKey] ?? FindOnPath("prometheus-redis-exporter") ?? "prometheus-redis-exporter";
         var problems = new List<string>();
         foreach (var binary in new[] { Path.Combine(binDir, "initdb"), Path.Combine(binDir, "postgres") })
         {
@@ -22,12 +24,19 @@ public sealed record LocalBinaries(string PostgresBinDir, string RedisServer)
         {
             problems.Add($"{redis} (apt-get install redis-server)");
         }
+        foreach (var exporter in new[] { postgresExporter, redisExporter })
+        {
+            if (!File.Exists(exporter))
+            {
+                problems.Add($"{exporter} (apt-get install {Path.GetFileName(exporter)})");
+            }
+        }
         if (Environment.UserName == "root" && !UserExists("postgres"))
         {
             problems.Add("the 'postgres' system user that Postgres runs as under root (apt-get install postgresql-15 creates it)");
         }
         missing = problems;
-        return problems.Count == 0 ? new LocalBinaries(binDir, redis) : null;
+        return problems.Count == 0 ? new LocalBinaries(binDir, redis, postgresExporter, redisExporter) : null;
     }
 
     private static string? FindOnPath(string name) =>

@@ -24,7 +24,13 @@ public sealed class LocalRedisResource(string name, string command, string worki
 }
 
 /// <summary>Postgres as the AppHost hands it out: the administrator's connection string (the
-/// migrations only) and the app role's (the services; the migrations create the role from it).</summary>
+/// migrations only), the app role's (the services) and the monitoring role's (the migrations
+/// create both roles from them); <see cref="Server"/> is what postgres_exporter connects with.</summary>
 public sealed record PostgresDatabase(
     IResourceBuilder<IResourceWithConnectionString> Admin,
-    IResourceBuilder<ConnectionStringResource> App);
+    IResourceBuilder<ConnectionStringResource> App,
+    IResourceBuilder<ConnectionStringResource> Monitor,
+    PostgresServer Server);
+
+/// <summary>Where the server listens, and the monitoring role's login.</summary>
+public sealed record PostgresServer(EndpointReference Endpoint, string DatabaseName, string MonitorRole, ParameterResource MonitorPassword);

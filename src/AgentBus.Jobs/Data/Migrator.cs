@@ -15,13 +15,13 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
 {
     /// <summary><see cref="MigrateAsync"/>, waiting up to a minute for Postgres, which may still be
     /// starting (in Kubernetes the Job starts with the StatefulSet).</summary>
-    public async Task RunAsync(string appRolePassword, CancellationToken ct)
+    public async Task RunAsync(string appRolePassword, string monitorRolePassword, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await MigrateAsync(appRolePassword, ct);
+                await MigrateAsync(appRolePassword, monitorRolePassword, ct);
                 return;
             }
             catch (NpgsqlException e) when (attempt < 60 && e.IsTransient)
@@ -32,13 +32,13 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
         }
     }
 
-    public async Task MigrateAsync(string appRolePassword, CancellationToken ct)
+    public async Task MigrateAsync(string appRolePassword, string monitorRolePassword, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await Exec(connection, $"SELECT pg_advisory_lock({AdvisoryLocks.Migrations})", ct);
         try
         {
-            await EnsureRolesAsync(connection, appRolePassword, ct);
+            await EnsureRolesAsync(connection, appRolePassword, monitorRolePassword, ct);
             await Exec(connection, $"SET ROLE {DatabaseRoles.Owner}", ct);
             await Exec(connection, "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", ct);
             var applied = new HashSet<string>();
@@ -58,7 +58,10 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
                     continue;
                 }
                 await using var transaction = await connection.BeginTransactionAsync(ct);
-                await using (var command = new NpgsqlCommand(sql, connection, transaction))
+                // A script marked AsAdministrator (CREATE EXTENSION of an untrusted one) runs
+                // without SET ROLE; the owner records it as for every other.
+                var asAdministrator = sql.StartsWith(AsAdministrator, StringComparison.Ordinal);
+                await using (var command = new NpgsqlCommand(asAdministrator ? $"RESET ROLE; {sql}\nSET ROLE {DatabaseRoles.Owner};" : sql, connection, transaction))
                 {
                     await command.ExecuteNonQueryAsync(ct);
                 }
@@ -78,14 +81,19 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
         }
     }
 
+    /// <summary>The first line of a script that must run as the administrator, not the owner.</summary>
+    public const string AsAdministrator = "-- as: administrator";
+
     /// <summary>
     /// The roles (cluster-wide, so created once and shared by every database of the server): the
     /// owner cannot log in (only SET ROLE reaches it); the app role logs in with the given password,
-    /// set on every run so that changing the secret and re-running the migrations rotates it. Objects
+    /// set on every run so that changing the secret and re-running the migrations rotates it. The
+    /// monitoring role (postgres_exporter) logs in too and is a member of pg_monitor: it reads
+    /// statistics and settings, no table of ours. Objects
     /// an earlier version created as the administrator are handed to the owner, and nobody but the
     /// owner may create in schema public (Postgres before 15 let everyone).
     /// </summary>
-    private static async Task EnsureRolesAsync(NpgsqlConnection connection, string appRolePassword, CancellationToken ct)
+    private static async Task EnsureRolesAsync(NpgsqlConnection connection, string appRolePassword, string monitorRolePassword, CancellationToken ct)
     {
         await Exec(connection, $"""
             DO $$
@@ -98,6 +106,12 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
               CREATE ROLE {DatabaseRoles.App} LOGIN;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another run created it meanwhile
             END $$;
+            DO $$
+            BEGIN
+              CREATE ROLE {DatabaseRoles.Monitor} LOGIN;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another run created it meanwhile
+            END $$;
+            GRANT pg_monitor TO {DatabaseRoles.Monitor};
             GRANT {DatabaseRoles.Owner} TO CURRENT_USER;
             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
             GRANT USAGE, CREATE ON SCHEMA public TO {DatabaseRoles.Owner};
@@ -108,7 +122,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
               FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
                          AND pg_get_userbyid(c.relowner) <> '{DatabaseRoles.Owner}'
-                         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+                         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
               LOOP
                 EXECUTE format(CASE r.relkind WHEN 'S' THEN 'ALTER SEQUENCE %I OWNER TO {DatabaseRoles.Owner}'
                                               WHEN 'v' THEN 'ALTER VIEW %I OWNER TO {DatabaseRoles.Owner}'
@@ -117,9 +131,26 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
               END LOOP;
             END $$;
             """, ct);
+        // pg_stat_statements keeps the text of utility statements with their literals: this
+        // session's ALTER ROLE ... PASSWORD must not reach it (its readers include the monitoring
+        // role and, through the exporter, Prometheus). Only a superuser may turn it off; elsewhere
+        // the exporter's query leaves role statements out.
+        await Exec(connection, """
+            DO $$
+            BEGIN
+              PERFORM set_config('pg_stat_statements.track_utility', 'off', false);
+            EXCEPTION WHEN insufficient_privilege THEN NULL;
+            END $$;
+            """, ct);
+        await SetPasswordAsync(connection, DatabaseRoles.App, appRolePassword, ct);
+        await SetPasswordAsync(connection, DatabaseRoles.Monitor, monitorRolePassword, ct);
+    }
+
+    private static async Task SetPasswordAsync(NpgsqlConnection connection, string role, string password, CancellationToken ct)
+    {
         // The password as a literal quoted by the server (%L): DDL takes no parameters.
-        await using var format = new NpgsqlCommand($"SELECT format('ALTER ROLE {DatabaseRoles.App} LOGIN PASSWORD %L', $1::text)", connection);
-        format.Parameters.AddWithValue(appRolePassword);
+        await using var format = new NpgsqlCommand($"SELECT format('ALTER ROLE {role} LOGIN PASSWORD %L', $1::text)", connection);
+        format.Parameters.AddWithValue(password);
         var alter = (string)(await format.ExecuteScalarAsync(ct))!;
         await Exec(connection, alter, ct);
     }

@@ -24,6 +24,7 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     /// string of the app role the services use ("postgres" is the administrator's).</summary>
     public const string Migrations = "migrations";
     public const string AppConnectionString = "agentbus-app";
+    public const string MonitorConnectionString = "agentbus-monitor";
 
     private DistributedApplication? _app;
     private readonly ConcurrentQueue<ResourceLogLine> _logs = new();

@@ -14,6 +14,7 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// through the API: jobs to completion (one after a request for changes), a rejection, a
 /// cancellation, a job stopped by its budget, a poison queue entry that is dead-lettered, and a
 /// Redis stall long enough for readiness to answer 503. support_engineer's model has no price.
+/// Prometheus also scrapes postgres_exporter and redis_exporter, as in the cluster.
 /// </summary>
 public sealed partial class ObservabilityFixture : AgentBusAppFixture
 {
@@ -24,6 +25,12 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     public OtlpReceiver Otlp { get; private set; } = null!;
     public PrometheusServer Prometheus { get; private set; } = null!;
     public Workload Workload { get; private set; } = null!;
+
+    /// <summary>The exporters of the AppHost, scraped as job agent-bus-exporters.</summary>
+    public static readonly string[] Exporters = ["postgres-exporter", "redis-exporter"];
+
+    /// <summary>When the workload began and ended (the saturation test looks for busy connections in it).</summary>
+    public (DateTimeOffset Start, DateTimeOffset End) WorkloadWindow { get; private set; }
 
     protected override bool CollectsLogsOf(string resource) => Services.Contains(resource);
 
@@ -80,11 +87,24 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
 
         using var cts = new CancellationTokenSource(StartTimeout);
         var targets = Services.ToDictionary(s => s, s => App.GetEndpoint(s, "http"));
-        Prometheus = await PrometheusServer.StartAsync(targets, Path.Combine(Repository.Root, "k8s", "monitoring", "alert-rules.yml"), cts.Token);
+        var exporters = Exporters.ToDictionary(e => e, e => App.GetEndpoint(e, "http"));
+        Prometheus = await PrometheusServer.StartAsync(targets, exporters, Path.Combine(Repository.Root, "k8s", "monitoring", "alert-rules.yml"), cts.Token);
         await EventuallyAsync(() => Prometheus.QueryAsync("sum(up{job=\"agent-bus\"})"), r => r.Count == 1 && r[0].Value == 3,
             TimeSpan.FromSeconds(30), "Prometheus scraping all three services");
+        // up only says the exporter answered; pg_up and redis_up say it reached its server.
+        try
+        {
+            await EventuallyAsync(() => Prometheus.QueryAsync("sum(pg_up) + sum(redis_up)"), r => r.Count == 1 && r[0].Value == 2,
+                TimeSpan.FromSeconds(30), "Prometheus scraping both exporters, each connected to its server");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\ntargets: {await Prometheus.ApiAsync("targets?state=active")}", e);
+        }
 
+        var start = DateTimeOffset.UtcNow;
         Workload = await RunWorkloadAsync();
+        WorkloadWindow = (start, DateTimeOffset.UtcNow);
 
         // Every counter the workload moved must be in Prometheus, then a few more scrapes and rule
         // evaluations so that rate() and the recording rules have two samples after it.
@@ -94,6 +114,8 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             TimeSpan.FromSeconds(30), "Prometheus seeing the dead-lettered entry");
         await EventuallyAsync(() => Prometheus.QueryAsync("sum(agent_bus_http_requests_total{namespace=\"agent-bus\", status=\"503\"})"), r => r.Count == 1 && r[0].Value >= 3,
             TimeSpan.FromSeconds(30), "Prometheus seeing the 503s of readiness");
+        await EventuallyAsync(() => Prometheus.QueryAsync("redis_stream_length{stream=\"agentbus:queue:cpu:dead\"}"), r => r.Count == 1 && r[0].Value >= 1,
+            TimeSpan.FromSeconds(30), "redis_exporter seeing the dead-letter stream");
         await Task.Delay(TimeSpan.FromSeconds(3));
     }
 

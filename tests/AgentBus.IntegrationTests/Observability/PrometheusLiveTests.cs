@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Npgsql;
 
 namespace AgentBus.IntegrationTests.Observability;
 
@@ -117,6 +118,15 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
         Assert.Equal("warning", Label(deadLetter, "severity"));
         Assert.DoesNotContain(alerts, a => Label(a, "alertname") is "TargetDown" or "TargetMissing");
 
+        // The same dead letter seen from Redis's side (redis_exporter's stream length), without a `for` either.
+        var stream = Assert.Single(alerts, a => Label(a, "alertname") == "DeadLetterStreamGrowing");
+        Assert.Equal("firing", stream.GetProperty("state").GetString());
+        Assert.Equal("agentbus:queue:cpu:dead", Label(stream, "stream"));
+        Assert.Equal("redis", Label(stream, "component"));
+        Assert.Equal(PrometheusServer.Namespace, Label(stream, "namespace"));
+        // A healthy stack is far from its limits.
+        Assert.DoesNotContain(alerts, a => Label(a, "alertname") is "PostgresConnectionsNearLimit" or "RedisMemoryNearLimit");
+
         static string? Label(JsonElement alert, string name) =>
             alert.GetProperty("labels").TryGetProperty(name, out var v) ? v.GetString() : null;
     }
@@ -124,7 +134,8 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
     [Fact]
     public async Task All_three_services_are_scraped_with_the_labels_of_the_kubernetes_relabeling()
     {
-        var targets = (await fixture.Prometheus.ApiAsync("targets?state=active")).GetProperty("activeTargets").EnumerateArray().ToList();
+        var targets = (await fixture.Prometheus.ApiAsync("targets?state=active")).GetProperty("activeTargets").EnumerateArray()
+            .Where(t => t.GetProperty("labels").GetProperty("job").GetString() == PrometheusServer.Job).ToList();
         Assert.Equal(AgentBusAppFixture.Services.Order(), targets.Select(t => t.GetProperty("labels").GetProperty("component").GetString()).Order());
         foreach (var target in targets)
         {
@@ -142,6 +153,81 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
             "sum by (component) (agent_bus_http_requests_total{namespace=\"agent-bus\", endpoint=\"/health/ready\", status=\"503\"})");
         Assert.Equal(AgentBusAppFixture.Services.Order(), unready.Select(s => s.Labels["component"]).Order());
     }
+
+    [Fact]
+    public async Task Both_exporters_are_scraped_and_see_their_servers_the_queue_streams_and_the_slow_statements()
+    {
+        var targets = (await fixture.Prometheus.ApiAsync("targets?state=active")).GetProperty("activeTargets").EnumerateArray()
+            .Where(t => t.GetProperty("labels").GetProperty("job").GetString() == PrometheusServer.ExporterJob).ToList();
+        Assert.Equal(ObservabilityFixture.Exporters.Order(), targets.Select(t => t.GetProperty("labels").GetProperty("component").GetString()).Order());
+        Assert.All(targets, t => Assert.Equal("up", t.GetProperty("health").GetString()));
+        Assert.Equal(1, Assert.Single(await fixture.Prometheus.QueryAsync("pg_up")).Value);
+        Assert.Equal(1, Assert.Single(await fixture.Prometheus.QueryAsync("redis_up")).Value);
+
+        // The consumer group of both task queues with its pending entries (TaskQueue's key names).
+        var pending = await fixture.Prometheus.QueryAsync("redis_stream_group_messages_pending{group=\"agentbus-workers\"}");
+        Assert.Contains(pending, p => p.Labels["stream"] == "agentbus:queue:cpu");
+        Assert.Contains(pending, p => p.Labels["stream"] == "agentbus:queue:gpu");
+        // maxmemory as the AppHost set it (512mb), what RedisMemoryNearLimit divides by.
+        Assert.Equal(512.0 * 1024 * 1024, Assert.Single(await fixture.Prometheus.QueryAsync("redis_memory_max_bytes")).Value);
+
+        // pg_stat_statements through the monitoring role: the services' own statements, timed.
+        var statements = await fixture.Prometheus.QueryAsync("pg_stat_statements_calls{datname=\"agentbus\"}");
+        Assert.Contains(statements, s => s.Labels["query"].Contains("outbox", StringComparison.Ordinal) && s.Value > 0);
+        Assert.NotEmpty(await fixture.Prometheus.QueryAsync("pg_stat_statements_mean_exec_time_seconds > 0"));
+
+        // A role statement keeps its password literal in pg_stat_statements (the migrations turn
+        // tracking off for theirs; this session does not): it must never become a label.
+        var password = new NpgsqlConnectionStringBuilder(await fixture.ConnectionStringAsync(AgentBusAppFixture.MonitorConnectionString)).Password!;
+        await using (var admin = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync()))
+        {
+            await admin.OpenAsync();
+            await using var format = new NpgsqlCommand("SELECT format('ALTER ROLE agentbus_monitor PASSWORD %L', $1::text)", admin);
+            format.Parameters.AddWithValue(password);
+            await using (var alter = new NpgsqlCommand((string)(await format.ExecuteScalarAsync())!, admin))
+            {
+                await alter.ExecuteNonQueryAsync(); // the same password: the exporter keeps its login
+            }
+            await using var tracked = new NpgsqlCommand("SELECT count(*) FROM pg_stat_statements WHERE strpos(query, $1) > 0", admin);
+            tracked.Parameters.AddWithValue(password);
+            Assert.True((long)(await tracked.ExecuteScalarAsync())! > 0, "the role statement was not tracked: this check proves nothing");
+        }
+        var scraped = DateTimeOffset.UtcNow;
+        await AgentBusAppFixture.EventuallyAsync(() => fixture.Prometheus.QueryAsync("timestamp(pg_up)"), r => r.Count == 1 && r[0].Value > scraped.ToUnixTimeSeconds() + 2,
+            TimeSpan.FromSeconds(20), "two more scrapes of postgres-exporter");
+        Assert.DoesNotContain(await fixture.Prometheus.QueryAsync("pg_stat_statements_calls"), s => s.Labels["query"].Contains(password, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_spec_saturation_query_divides_the_services_connections_by_the_servers_max_connections()
+    {
+        double max;
+        await using (var connection = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync()))
+        {
+            await connection.OpenAsync();
+            await using var show = new NpgsqlCommand("SHOW max_connections", connection);
+            max = double.Parse((string)(await show.ExecuteScalarAsync())!, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(max, Assert.Single(await fixture.Prometheus.QueryAsync("max_connections{namespace=\"agent-bus\"}")).Value);
+
+        // During the workload the services held connections at some scrapes: at each of those
+        // instants the corrected spec query is exactly their count over the server's limit.
+        var (start, end) = fixture.WorkloadWindow;
+        var active = Assert.Single(await fixture.Prometheus.QueryRangeAsync(
+            "sum by (namespace) (agent_bus_db_connections_active{namespace=\"agent-bus\"})", start, end)).Samples;
+        var busy = active.Where(s => s.Value > 0).ToList();
+        Assert.NotEmpty(busy);
+        var ratio = Assert.Single(await fixture.Prometheus.QueryRangeAsync(Saturation, start, end)).Samples.ToDictionary(s => s.Time, s => s.Value);
+        foreach (var (time, connections) in busy)
+        {
+            Assert.True(ratio.TryGetValue(time, out var value), $"no saturation value at {time:O}");
+            Assert.InRange(value, double.Epsilon, 1 - double.Epsilon);
+            Assert.Equal(connections / max, value, 12);
+        }
+    }
+
+    /// <summary>The spec's `agent_bus_db_connections_active / max_connections` as docs/spec-corrections.md writes it.</summary>
+    public const string Saturation = "sum by (namespace) (agent_bus_db_connections_active{namespace=\"agent-bus\"}) / on (namespace) max_connections";
 
     /// <summary>Null when the query returns at least one sample with a number (not NaN), else what it returned.</summary>
     private async Task<string?> ProblemAsync(string promql, DateTimeOffset at)

@@ -17,6 +17,8 @@ public sealed class PrometheusServer : IAsyncDisposable
     public const string Binary = "/usr/bin/prometheus";
     public const string Namespace = "agent-bus";
     public const string Job = "agent-bus";
+    /// <summary>postgres_exporter and redis_exporter, as the agent-bus-exporters job of prometheus-config.yaml scrapes them.</summary>
+    public const string ExporterJob = "agent-bus-exporters";
 
     private readonly Process _process;
     private readonly string _dir;
@@ -42,7 +44,8 @@ public sealed class PrometheusServer : IAsyncDisposable
     }
 
     /// <param name="targets">component name (api, worker, gpu-agent) to its http endpoint.</param>
-    public static async Task<PrometheusServer> StartAsync(IReadOnlyDictionary<string, Uri> targets, string ruleFile, CancellationToken ct)
+    /// <param name="exporters">exporter name (postgres-exporter, redis-exporter) to its http endpoint.</param>
+    public static async Task<PrometheusServer> StartAsync(IReadOnlyDictionary<string, Uri> targets, IReadOnlyDictionary<string, Uri> exporters, string ruleFile, CancellationToken ct)
     {
         if (!File.Exists(Binary))
         {
@@ -64,6 +67,21 @@ public sealed class PrometheusServer : IAsyncDisposable
         {
             config.AppendLine(CultureInfo.InvariantCulture, $"      - targets: ['{url.Authority}']")
                 .AppendLine(CultureInfo.InvariantCulture, $"        labels: {{namespace: {Namespace}, component: {component}, pod: {component}-local}}");
+        }
+        if (exporters.Count > 0)
+        {
+            // postgres_exporter runs a dozen queries per scrape: on a busy 2-core machine that can
+            // take longer than the services' 1 s.
+            config.AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {ExporterJob}")
+                .AppendLine("    metrics_path: /metrics")
+                .AppendLine("    scrape_interval: 2s")
+                .AppendLine("    scrape_timeout: 2s")
+                .AppendLine("    static_configs:");
+            foreach (var (component, url) in exporters)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $"      - targets: ['{url.Authority}']")
+                    .AppendLine(CultureInfo.InvariantCulture, $"        labels: {{namespace: {Namespace}, component: {component}, pod: {component}-local}}");
+            }
         }
         var configFile = Path.Combine(dir, "prometheus.yml");
         await File.WriteAllTextAsync(configFile, config.ToString(), ct);
@@ -125,6 +143,19 @@ public sealed class PrometheusServer : IAsyncDisposable
             throw new InvalidOperationException($"Prometheus answered {(int)response.StatusCode} to {pathAndQuery}: {body}");
         }
         return json.RootElement.GetProperty("data").Clone();
+    }
+
+    /// <summary>A range query with a 1 s step: each series' samples as (time, value).</summary>
+    public async Task<IReadOnlyList<(IReadOnlyDictionary<string, string> Labels, IReadOnlyList<(DateTimeOffset Time, double Value)> Samples)>> QueryRangeAsync(
+        string promql, DateTimeOffset start, DateTimeOffset end)
+    {
+        static string Unix(DateTimeOffset t) => (t.ToUnixTimeMilliseconds() / 1000.0).ToString("0.###", CultureInfo.InvariantCulture);
+        var data = await ApiAsync($"query_range?query={Uri.EscapeDataString(promql)}&start={Unix(start)}&end={Unix(end)}&step=1");
+        return data.GetProperty("result").EnumerateArray().Select(series => (
+            (IReadOnlyDictionary<string, string>)series.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!),
+            (IReadOnlyList<(DateTimeOffset, double)>)series.GetProperty("values").EnumerateArray()
+                .Select(v => (DateTimeOffset.FromUnixTimeMilliseconds((long)(v[0].GetDouble() * 1000)), double.Parse(v[1].GetString()!, CultureInfo.InvariantCulture)))
+                .ToList())).ToList();
     }
 
     /// <summary>An instant query at <paramref name="time"/> (now when null): its samples as (labels, value).</summary>

@@ -32,12 +32,15 @@ public sealed class InfrastructureModeTests
         var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentBus_AppHost>(
-                ["--infra", "local", "--AgentBus:Local:PostgresBinDir=/nonexistent/pg/bin", "--AgentBus:Local:RedisServer=/nonexistent/redis-server"], ct);
+                ["--infra", "local", "--AgentBus:Local:PostgresBinDir=/nonexistent/pg/bin", "--AgentBus:Local:RedisServer=/nonexistent/redis-server",
+                 "--AgentBus:Local:PostgresExporter=/nonexistent/prometheus-postgres-exporter", "--AgentBus:Local:RedisExporter=/nonexistent/prometheus-redis-exporter"], ct);
             await using var app = await builder.BuildAsync(ct);
         });
         var message = Flatten(error);
         Assert.Contains("/nonexistent/pg/bin/postgres (apt-get install postgresql-15)", message);
         Assert.Contains("/nonexistent/redis-server (apt-get install redis-server)", message);
+        Assert.Contains("/nonexistent/prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)", message);
+        Assert.Contains("/nonexistent/prometheus-redis-exporter (apt-get install prometheus-redis-exporter)", message);
     }
 
     [Fact]
@@ -47,6 +50,8 @@ public sealed class InfrastructureModeTests
         Assert.Empty(missing);
         Assert.True(File.Exists(binaries!.Postgres));
         Assert.True(File.Exists(binaries.RedisServer));
+        Assert.True(File.Exists(binaries.PostgresExporter));
+        Assert.True(File.Exists(binaries.RedisExporter));
     }
 
     private static string Flatten(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + Flatten(e.InnerException);

@@ -16,7 +16,7 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public async Task Manifest_has_three_projects_the_migrations_and_container_postgres_and_redis()
+    public async Task Manifest_has_three_projects_the_migrations_container_postgres_and_redis_and_their_exporters()
     {
         var ct = TestContext.Current.CancellationToken;
         using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Repository.Root, "aspire-manifest.json"), ct));
@@ -38,7 +38,26 @@ public sealed class ManifestTests
         Assert.Equal("project.v0", migrations.GetProperty("type").GetString());
         Assert.Equal("{agentbus.connectionString}", migrations.GetProperty("env").GetProperty("ConnectionStrings__agentbus").GetString());
         Assert.Equal("{agentbus-app.connectionString}", migrations.GetProperty("env").GetProperty("ConnectionStrings__agentbus-app").GetString());
+        Assert.Equal("{agentbus-monitor.connectionString}", migrations.GetProperty("env").GetProperty("ConnectionStrings__agentbus-monitor").GetString());
         Assert.DoesNotContain(resources.EnumerateObject(), r => r.Name != "migrations" && r.Value.TryGetProperty("env", out var env)
             && env.EnumerateObject().Any(e => e.Value.GetString() == "{agentbus.connectionString}"));
+
+        // The exporters as their pinned images, settings in the environment only (no argument can hold a password).
+        var postgresExporter = resources.GetProperty("postgres-exporter");
+        Assert.Equal("container.v0", postgresExporter.GetProperty("type").GetString());
+        Assert.Equal("quay.io/prometheuscommunity/postgres-exporter:v0.11.1", postgresExporter.GetProperty("image").GetString());
+        Assert.Equal("postgresql://agentbus_monitor:{postgres-monitor-password.value}@{postgres.bindings.tcp.host}:{postgres.bindings.tcp.port}/agentbus?sslmode=disable",
+            postgresExporter.GetProperty("env").GetProperty("DATA_SOURCE_NAME").GetString());
+        var redisExporter = resources.GetProperty("redis-exporter");
+        Assert.Equal("docker.io/oliver006/redis_exporter:v1.45.0", redisExporter.GetProperty("image").GetString());
+        Assert.Equal("{redis-password.value}", redisExporter.GetProperty("env").GetProperty("REDIS_PASSWORD").GetString());
+        foreach (var exporter in new[] { postgresExporter, redisExporter })
+        {
+            Assert.False(exporter.TryGetProperty("args", out _));
+            Assert.Equal("http", exporter.GetProperty("bindings").GetProperty("http").GetProperty("scheme").GetString());
+        }
+        // Postgres loads pg_stat_statements (the cluster appends its max_connections after these).
+        Assert.Equal(["-c", "shared_preload_libraries=pg_stat_statements"],
+            resources.GetProperty("postgres").GetProperty("args").EnumerateArray().Select(a => a.GetString()));
     }
 }

@@ -16,11 +16,18 @@ public sealed class ServiceEndpointTests(AppHostFixture fixture)
     {
         var model = fixture.App.Services.GetRequiredService<DistributedApplicationModel>();
         // agentbus-app: the services' connection string (the app role); migrations: the one-shot resource.
-        Assert.Equal(["postgres", AgentBusAppFixture.AppConnectionString, "redis", AgentBusAppFixture.Migrations, "api", "worker", "gpu-agent", "web"],
+        Assert.Equal(["postgres", AgentBusAppFixture.AppConnectionString, AgentBusAppFixture.MonitorConnectionString, "redis", AgentBusAppFixture.Migrations, "api", "worker", "gpu-agent", "web"],
             model.Resources.Where(r => r is ProjectResource or IResourceWithConnectionString).Select(r => r.Name));
         Assert.IsType<LocalPostgresResource>(model.Resources.Single(r => r.Name == "postgres"));
         Assert.IsType<LocalRedisResource>(model.Resources.Single(r => r.Name == "redis"));
-        foreach (var resource in new[] { "postgres", "redis", "api", "worker", "gpu-agent", "web" })
+        // The exporters run Debian's binaries in local mode, each with its /metrics health check.
+        foreach (var exporter in new[] { "postgres-exporter", "redis-exporter" })
+        {
+            var resource = Assert.IsAssignableFrom<ExecutableResource>(model.Resources.Single(r => r.Name == exporter));
+            Assert.StartsWith("/usr/bin/prometheus-", resource.Command, StringComparison.Ordinal);
+            Assert.Single(resource.Annotations.OfType<HealthCheckAnnotation>());
+        }
+        foreach (var resource in new[] { "postgres", "redis", "api", "worker", "gpu-agent", "web", "postgres-exporter", "redis-exporter" })
         {
             // Healthy within a while rather than at this instant: a test of the same AppHost may
             // have just restarted Postgres or Redis, and the AppHost polls each service's

@@ -1,0 +1,9 @@
+-- as: administrator
+-- Statement statistics for the database dashboard's slow queries (issue 21): postgres_exporter
+-- reads them as agentbus_monitor (pg_monitor sees every role's statements). The server must load
+-- the library at start (shared_preload_libraries, set by the AppHost and the Kubernetes
+-- manifest); creating the extension needs a superuser, hence the marker above (Migrator).
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+-- Texts recorded before the migrations stopped tracking their own role statements may hold a
+-- password (ALTER ROLE ... PASSWORD '...'): start clean.
+SELECT pg_stat_statements_reset();

@@ -37,7 +37,7 @@ public static class AgentBusJobsExtensions
             DbConnectionsMax = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
         });
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddMeter(AgentBusMetrics.MeterName));
-        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(AgentBusTracing.SourceName));
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(AgentBusTracing.SourceName).AddProcessor(new JobSpanTags()));
 
         // Registered first: hosted services start in order, and nothing may touch the schema before
         // it is current. The services never migrate (AgentBus.Migrations does); they wait for it.

@@ -127,8 +127,12 @@ public sealed partial class TaskConsumer(
             return;
         }
 
+        // A stage a person released runs in that person's request's trace (its parent) and links
+        // to the request that created the job.
         var parent = ActivityContext.TryParse(task.TraceParent, null, out var context) ? context : default;
-        using var activity = AgentBusTracing.Source.StartActivity($"consume {task.Stage}", ActivityKind.Consumer, parent);
+        ActivityLink[] links = ActivityContext.TryParse(task.JobTraceParent, null, out var creation) && creation.TraceId != parent.TraceId
+            ? [new ActivityLink(creation)] : [];
+        using var activity = AgentBusTracing.Source.StartActivity($"consume {task.Stage}", ActivityKind.Consumer, parent, links: links);
         activity?.SetTag("job.id", task.JobId).SetTag("project.id", task.ProjectId).SetTag("task.id", task.TaskId)
             .SetTag("messaging.system", "redis").SetTag("messaging.destination.name", delivery.Queue);
         using var scope = logger.BeginScope(new Dictionary<string, object?> { ["job_id"] = task.JobId, ["project_id"] = task.ProjectId, ["task_id"] = task.TaskId, ["stage"] = task.Stage });

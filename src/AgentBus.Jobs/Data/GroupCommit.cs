@@ -84,6 +84,11 @@ internal sealed class GroupCommit<TItem, TResult>(string name, Func<TItem, Guid>
             : AgentBusTracing.Source.StartActivity(name, ActivityKind.Internal, default(ActivityContext),
                 links: batch.Where(c => c.Caller.SpanContext != default).Select(c => new ActivityLink(c.Caller.SpanContext)));
         activity?.SetTag("agentbus.batch.size", batch.Count);
+        if (batch.Count == 1)
+        {
+            // Set before the statements start, so that their spans inherit it (JobSpanTags).
+            activity?.SetTag("job.id", jobOf(batch[0].Item));
+        }
         try
         {
             var results = await commit([.. batch.Select(c => (c.Item, c.Caller))]);

@@ -36,6 +36,8 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
     private readonly List<(int Seq, string Type, string? Stage, string Json)> _pendingEvents = [];
     private readonly List<(TaskMessage Task, string? Notes, string Queue)> _queued = [];
     private bool _requiresGpu;
+    // jobs.traceparent: the request that created the job, which its tasks link to.
+    private string? _jobTraceParent;
     // The job row's new values; null leaves a column as it is. _ended: true finishes the job
     // (error columns and completed_at set, open stages canceled), false reopens it (cleared).
     private string? _newStatus, _newStage, _errorCode, _errorMessage;
@@ -49,8 +51,9 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
     public Caller? Caller { get; private init; }
 
     /// <summary>A job this transaction created: nobody else can see it before the commit.</summary>
-    public static JobChange Created(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router, JobRow job, bool requiresGpu, Caller? caller) =>
-        new(connection, transaction, router) { Job = job, Status = job.Status, _requiresGpu = requiresGpu, Caller = caller };
+    public static JobChange Created(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRouter router, JobRow job, bool requiresGpu, Caller? caller,
+        string? traceParent) =>
+        new(connection, transaction, router) { Job = job, Status = job.Status, _requiresGpu = requiresGpu, Caller = caller, _jobTraceParent = traceParent };
 
     /// <summary>
     /// Locks the jobs of <paramref name="targets"/> in id order and reads, under the locks, their
@@ -68,7 +71,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         // The statements run in order, so the rest is read under the locks.
         var read = new SqlStatement(
             $"SELECT {Columns.Job} FROM jobs WHERE job_id = ANY(@jobIds) ORDER BY job_id FOR UPDATE;\n"
-            + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false), j.event_epoch IS DISTINCT FROM pg_postmaster_start_time() "
+            + "SELECT j.job_id, j.event_seq, coalesce(r.requires_gpu, false), j.event_epoch IS DISTINCT FROM pg_postmaster_start_time(), j.traceparent "
             + "FROM jobs j LEFT JOIN job_routing r USING (job_id) WHERE j.job_id = ANY(@jobIds);\n"
             + (withStage.Count == 0 ? "" :
                 $"SELECT s.job_id, {Columns.StageRun.Replace("stage, ", "s.stage, ", StringComparison.Ordinal)}, s.lease_entry FROM stage_runs s "
@@ -85,13 +88,13 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         }
         await using var results = await connection.QueryMultipleAsync(batch.Add(read).Command(transaction));
         var jobs = (await results.ReadAsync<JobRow>()).ToDictionary(j => j.JobId);
-        var seqs = (await results.ReadAsync<(Guid JobId, int EventSeq, bool RequiresGpu, bool NewEpoch)>()).ToDictionary(r => r.JobId);
+        var seqs = (await results.ReadAsync<(Guid JobId, int EventSeq, bool RequiresGpu, bool NewEpoch, string? TraceParent)>()).ToDictionary(r => r.JobId);
         var runs = withStage.Count == 0 ? [] : (await results.ReadAsync<StageRunRow>()).ToDictionary(r => r.JobId);
         return [.. targets.Select(t =>
         {
             var change = new JobChange(connection, transaction, router) { Job = jobs.GetValueOrDefault(t.JobId), Caller = t.Caller };
             change.Status = change.Job?.Status;
-            (_, change._eventSeq, change._requiresGpu, change._newEpoch) = seqs.GetValueOrDefault(t.JobId);
+            (_, change._eventSeq, change._requiresGpu, change._newEpoch, change._jobTraceParent) = seqs.GetValueOrDefault(t.JobId);
             change.Run = t.Stage is null ? null : runs.GetValueOrDefault(t.JobId);
             return change;
         })];
@@ -125,13 +128,17 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
 
     public async Task QueueStageAsync(string stage, string? notes = null)
     {
-        // The producer span of the task; its context travels in the message (traceparent) and
-        // becomes the parent of the worker's "consume {stage}" span. Its parent is the caller's
-        // span: the current one, or for a batched change the span of the task that asked.
+        // The producer span of the task; its context travels in the message (traceparent), is kept
+        // with the stage run (stage_runs.traceparent, for the reconciler's re-send) and becomes the
+        // parent of the worker's "consume {stage}" span. Its parent is the caller's span: the
+        // current one (a person's request: approve, request changes, resume, requeue), or for a
+        // batched change the span of the task that asked. So a stage runs in the trace of what
+        // released it, never in one that waited for a person.
         using var enqueue = AgentBusTracing.Source.StartActivity($"enqueue {stage}", ActivityKind.Producer, Caller?.SpanContext ?? default);
         enqueue?.SetTag("job.id", Job!.JobId).SetTag("project.id", Job.ProjectId).SetTag("stage", stage)
             .SetTag("messaging.system", "redis").SetTag("messaging.operation.type", "create");
-        var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, enqueue?.Id ?? (Caller is null ? Activity.Current : Caller.Span)?.Id);
+        var task = new TaskMessage(Guid.CreateVersion7(), Job!.JobId, Job.ProjectId, stage, enqueue?.Id ?? (Caller is null ? Activity.Current : Caller.Span)?.Id,
+            _jobTraceParent);
         var queue = await router.QueueForAsync(Connection, Transaction, Job.JobId, stage, _requiresGpu);
         enqueue?.SetTag("messaging.destination.name", queue);
         _queued.Add((task, notes, queue));
@@ -193,8 +200,9 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         """
         ,
         queued AS (
-          UPDATE stage_runs r SET status = 'queued', task_id = q.task_id, notes = q.notes, queued_at = now(), completed_at = NULL, error = NULL
-          FROM unnest(@queuedJobIds, @queuedStages, @queuedTaskIds, @queuedNotes) AS q(job_id, stage, task_id, notes)
+          UPDATE stage_runs r SET status = 'queued', task_id = q.task_id, notes = q.notes, traceparent = q.traceparent,
+            queued_at = now(), completed_at = NULL, error = NULL
+          FROM unnest(@queuedJobIds, @queuedStages, @queuedTaskIds, @queuedNotes, @queuedTraceParents) AS q(job_id, stage, task_id, notes, traceparent)
           WHERE r.job_id = ANY(@queuedJobIds) AND r.job_id = q.job_id AND r.stage = q.stage)
         """;
 
@@ -226,6 +234,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
                 endedJobIds = ended,
                 queuedJobIds = queued.Select(q => q.Task.JobId).ToArray(), queuedStages = queued.Select(q => q.Task.Stage).ToArray(),
                 queuedTaskIds = queued.Select(q => q.Task.TaskId).ToArray(), queuedNotes = queued.Select(q => q.Notes).ToArray(),
+                queuedTraceParents = queued.Select(q => q.Task.TraceParent).ToArray(),
             });
         var batch = new SqlBatch().Add(write);
         if (queued.Count > 0)

@@ -173,6 +173,7 @@ public sealed class JobCommands
             var projects = creating.Select(i => calls[i].Item).ToList();
             var created = projects.Where(p => p.RerunBy is null).ToList();
             var routings = projects.Select(p => JobRouter.Decide(p.Name, p.Requirements, p.RequiresGpu)).ToList();
+            var traceParents = creating.Select(i => calls[i].Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray();
             var insert = new SqlStatement(
                 $"""
                 INSERT INTO projects (project_id, name, requirements, metadata, budget_usd)
@@ -190,7 +191,7 @@ public sealed class JobCommands
                     requirements = created.Select(p => p.Requirements).ToArray(), metadata = created.Select(p => p.MetadataJson).ToArray(),
                     budgets = created.Select(p => p.BudgetUsd).ToArray(),
                     projectIds = projects.Select(p => p.ProjectId).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
-                    traceParents = creating.Select(i => calls[i].Caller.Span is { IdFormat: ActivityIdFormat.W3C } span ? span.Id : null).ToArray(),
+                    traceParents,
                     stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
                     agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
                 });
@@ -198,7 +199,8 @@ public sealed class JobCommands
             var batch = (keys is null ? new SqlBatch().Add(TransactionSettings.KeyLookupPlans) : new SqlBatch()).Add(insert)
                 .Add(JobRouter.Record([.. projects.Select((p, i) => (p.JobId, routings[i]))]));
             var jobs = (await connection.QueryAsync<JobRow>(batch.Command(transaction))).ToDictionary(j => j.JobId);
-            return [.. creating.Select((c, i) => JobChange.Created(connection, transaction, _transactions.Router, jobs[calls[c].Item.JobId], routings[i].RequiresGpu, calls[c].Caller))];
+            return [.. creating.Select((c, i) => JobChange.Created(connection, transaction, _transactions.Router, jobs[calls[c].Item.JobId], routings[i].RequiresGpu, calls[c].Caller,
+                traceParents[i]))];
         }, async changes =>
         {
             for (var i = 0; i < creating.Count; i++)
@@ -250,7 +252,7 @@ public sealed class JobCommands
 
     private async Task<Transition> OperatorActionAsync(string queryType, Guid jobId, string[] allowedFrom, Func<JobChange, Task> act, CancellationToken ct)
     {
-        using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
+        using var span = StartLinkedToJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
         var result = await _transactions.ChangeAsync(queryType, jobId, work: async change =>
         {
             if (change.Job is null)
@@ -288,7 +290,7 @@ public sealed class JobCommands
 
     private async Task<Transition> ReopenAsync(string queryType, Guid jobId, string actor, string? retried, CancellationToken ct)
     {
-        using var span = StartInJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
+        using var span = StartLinkedToJobTrace(queryType, await FindJobTraceAsync(jobId, ct));
         return await _transactions.ChangeAsync(queryType, jobId, work: async change =>
         {
             if (change.Job is null)
@@ -353,12 +355,13 @@ public sealed class JobCommands
     }
 
     /// <summary>
-    /// An operator's action on a job (approve, request changes, reject, cancel, resume) arrives in
-    /// its own HTTP request, hence its own trace. So that a submitted project stays one trace, the
-    /// action runs in a span whose parent is the job's creating request (jobs.traceparent) and
-    /// which links to the operator's request; what it queues hangs below it. The request span gets
-    /// job.id and project.id, so either trace leads to the other. Null (the action stays in the
-    /// request's trace) for a job without a stored traceparent or when nothing listens.
+    /// An operator's action on a job (approve, request changes, reject, cancel, resume, requeue)
+    /// arrives in its own HTTP request, hours or days after the job's creation. The action, and
+    /// the stages it queues, stay in that request's trace: a trace that spanned the wait for a
+    /// person would be days long, which trace backends search and keep badly. The action's span
+    /// links to the job's creating request (jobs.traceparent), and so does each task it queues
+    /// (TaskMessage.JobTraceParent); job.id on all of them finds the whole job. Null (no link) for
+    /// a job without a stored traceparent or when nothing listens.
     /// </summary>
     private async Task<JobTrace?> FindJobTraceAsync(Guid jobId, CancellationToken ct)
     {
@@ -369,22 +372,21 @@ public sealed class JobCommands
         }
         var (traceParent, projectId) = await _db.QuerySingleOrDefaultAsync<(string?, Guid)>("job_trace",
             "SELECT traceparent, project_id FROM jobs WHERE job_id = @jobId", new { jobId }, ct);
-        return ActivityContext.TryParse(traceParent, null, out var context) ? new JobTrace(context, jobId, projectId) : null;
+        return projectId == Guid.Empty ? null : new JobTrace(ActivityContext.TryParse(traceParent, null, out var context) ? context : null, jobId, projectId);
     }
 
-    /// <summary>Starts the action's span in the job's trace (synchronously, so that it becomes the caller's current span).</summary>
-    private static Activity? StartInJobTrace(string action, JobTrace? job)
+    /// <summary>Starts the action's span below the request's (synchronously, so that it becomes the caller's current span).</summary>
+    private static Activity? StartLinkedToJobTrace(string action, JobTrace? job)
     {
-        var request = Activity.Current;
-        if (job is null || job.Context.TraceId == request?.TraceId)
+        if (job is null)
         {
             return null;
         }
-        request?.SetTag("project.id", job.ProjectId);
-        ActivityLink[] links = request is null ? [] : [new ActivityLink(request.Context)];
-        return AgentBusTracing.Source.StartActivity(action, ActivityKind.Internal, job.Context, links: links)
+        Activity.Current?.SetTag("project.id", job.ProjectId);
+        ActivityLink[] links = job.Creation is { } creation ? [new ActivityLink(creation)] : [];
+        return AgentBusTracing.Source.StartActivity(action, ActivityKind.Internal, default(ActivityContext), links: links)
             ?.SetTag("job.id", job.JobId).SetTag("project.id", job.ProjectId);
     }
 
-    private sealed record JobTrace(ActivityContext Context, Guid JobId, Guid ProjectId);
+    private sealed record JobTrace(ActivityContext? Creation, Guid JobId, Guid ProjectId);
 }

@@ -14,7 +14,9 @@ namespace AgentBus.Worker.Recovery;
 /// empty (restart without persistence, failover to a stale replica, FLUSHALL) the stage runs left
 /// queued or running point at stream entries that no longer exist and their jobs would wait
 /// forever. This sweep finds such runs (stale, not waiting in the outbox, their task id in no
-/// stream and no retry set) and re-enqueues the same task through the outbox. A task it re-sends
+/// stream and no retry set) and re-enqueues the same task through the outbox, in the trace it was
+/// queued in (stage_runs.traceparent: the request that released it, not the job's creation trace,
+/// which the task links to as before). A task it re-sends
 /// needlessly is only a redelivery: the job store skips or discards it (artifacts are unique per
 /// task id), so at-least-once still holds without duplicate artifact versions.
 /// One process at a time: the sweep runs under a transaction-scoped Postgres advisory lock.
@@ -69,7 +71,7 @@ public sealed partial class StageReconciler(
             }
             var stale = (await connection.QueryAsync<Candidate>(new CommandDefinition(
                 """
-                SELECT r.job_id AS jobid, j.project_id AS projectid, r.stage, r.task_id AS taskid, r.status, j.traceparent,
+                SELECT r.job_id AS jobid, j.project_id AS projectid, r.stage, r.task_id AS taskid, r.status, r.traceparent, j.traceparent AS jobtraceparent,
                        coalesce(g.requires_gpu, false) AS requiresgpu
                 FROM jobs j JOIN stage_runs r USING (job_id) LEFT JOIN job_routing g USING (job_id)
                 WHERE j.status IN ('queued', 'running', 'waiting_for_approval')
@@ -107,7 +109,7 @@ public sealed partial class StageReconciler(
                     continue;
                 }
                 var queue = await router.QueueForAsync(connection, transaction, lost.JobId, lost.Stage, lost.RequiresGpu);
-                await Outbox.AddAsync(connection, transaction, queue, new TaskMessage(lost.TaskId, lost.JobId, lost.ProjectId, lost.Stage, lost.Traceparent));
+                await Outbox.AddAsync(connection, transaction, queue, new TaskMessage(lost.TaskId, lost.JobId, lost.ProjectId, lost.Stage, lost.Traceparent, lost.JobTraceparent));
                 metrics.Reconciled.Add(1, new("queue_name", queue), new("stage_status", lost.Status));
                 using (logger.BeginScope(new Dictionary<string, object?> { ["job_id"] = lost.JobId, ["project_id"] = lost.ProjectId, ["task_id"] = lost.TaskId, ["stage"] = lost.Stage }))
                 {
@@ -124,7 +126,7 @@ public sealed partial class StageReconciler(
         return requeued;
     }
 
-    private sealed record Candidate(Guid JobId, Guid ProjectId, string Stage, Guid TaskId, string Status, string? Traceparent, bool RequiresGpu);
+    private sealed record Candidate(Guid JobId, Guid ProjectId, string Stage, Guid TaskId, string Status, string? Traceparent, string? JobTraceparent, bool RequiresGpu);
 
     [LoggerMessage(EventId = 420, EventName = "stage_reconciled", Level = LogLevel.Warning,
         Message = "Stage {Stage} was {StageStatus} in Postgres but its task was in no queue (Redis lost it); re-enqueued on {QueueName}")]

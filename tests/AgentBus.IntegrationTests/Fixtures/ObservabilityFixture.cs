@@ -11,7 +11,8 @@ namespace AgentBus.IntegrationTests.Fixtures;
 /// The whole system observed the way an operator would: every service exports traces over
 /// OTLP/HTTP to a receiver in the test process, a real Prometheus scrapes all three services with
 /// the repository's rules loaded, and every line the services print is kept. Then a workload runs
-/// through the API: jobs to completion (one after a request for changes), a rejection, a
+/// through the API: jobs to completion (one after a request for changes, with a person's wait
+/// before each decision), a rejection, a
 /// cancellation, a job stopped by its budget, a poison queue entry that is dead-lettered, and a
 /// Redis stall long enough for readiness to answer 503. support_engineer's model has no price.
 /// Prometheus also scrapes postgres_exporter and redis_exporter, as in the cluster.
@@ -21,6 +22,8 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     public const decimal OfflinePricePerMillion = 100m;
     public const string UnpricedModel = "offline-unpriced";
     public static readonly TimeSpan RedisPause = TimeSpan.FromSeconds(4);
+    /// <summary>How long the PRD of the job with changes waits for a person, each time.</summary>
+    public static readonly TimeSpan ApprovalWait = TimeSpan.FromSeconds(3);
 
     public OtlpReceiver Otlp { get; private set; } = null!;
     public PrometheusServer Prometheus { get; private set; } = null!;
@@ -174,14 +177,24 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         }));
         await Task.Delay(RedisPause);
 
-        return new Workload(await changed, completed.JobId, await rejected, await canceled, await budget, entry,
+        var (changedJob, waits) = await changed;
+        return new Workload(changedJob, waits, completed.JobId, await rejected, await canceled, await budget, entry,
             readiness.ToDictionary(r => r.s, r => r.StatusCode));
     }
 
-    private static async Task<Guid> RunWithChangesAsync(AgentBusClient api)
+    /// <summary>A person who takes their time: the PRD waits <see cref="ApprovalWait"/> before each decision.</summary>
+    private static async Task<(Guid, IReadOnlyList<(DateTimeOffset, DateTimeOffset)>)> RunWithChangesAsync(AgentBusClient api)
     {
+        var waits = new List<(DateTimeOffset, DateTimeOffset)>();
+        async Task WaitForPersonAsync()
+        {
+            var from = DateTimeOffset.UtcNow;
+            await Task.Delay(ApprovalWait);
+            waits.Add((from, DateTimeOffset.UtcNow));
+        }
         var (_, jobId) = await api.CreateProjectAsync("Observed: changes requested");
         await api.WaitForStatusAsync(jobId, "waiting_for_approval");
+        await WaitForPersonAsync();
         using (var changes = await api.ActAsync(jobId, "request-changes", new { notes = "Add an audit log of every booking change." }))
         {
             Assert.Equal(HttpStatusCode.OK, changes.StatusCode);
@@ -189,12 +202,13 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         await AgentBusAppFixture.EventuallyAsync(() => api.GetJobAsync(jobId),
             j => (string?)j["status"] == "waiting_for_approval" && j["stages"]!.AsArray().Any(s => (string?)s!["stage"] == "prd" && (int)s["attempts"]! == 2),
             TimeSpan.FromSeconds(60), "the regenerated PRD waiting for approval");
+        await WaitForPersonAsync();
         using (var approve = await api.ActAsync(jobId, "approve"))
         {
             Assert.Equal(HttpStatusCode.OK, approve.StatusCode);
         }
         await api.WaitForStatusAsync(jobId, "completed");
-        return jobId;
+        return (jobId, waits);
     }
 
     private static async Task<Guid> StopAtApprovalAsync(AgentBusClient api, string action, object body, string status)

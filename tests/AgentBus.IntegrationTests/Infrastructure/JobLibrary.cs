@@ -41,6 +41,6 @@ public static class JobLibrary
                 projectId, jobId, taskId, name,
                 stages = AgentBus.Jobs.Pipeline.Stages.Select(s => s.Name).ToArray(), agentTypes = AgentBus.Jobs.Pipeline.Stages.Select(s => s.AgentType).ToArray(),
             });
-        return new AgentBus.Queue.TaskMessage(taskId, jobId, projectId, AgentBus.Jobs.Pipeline.Prd, null);
+        return new AgentBus.Queue.TaskMessage(taskId, jobId, projectId, AgentBus.Jobs.Pipeline.Prd, null, null);
     }
 }

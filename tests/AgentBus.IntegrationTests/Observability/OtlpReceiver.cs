@@ -110,16 +110,20 @@ public sealed class OtlpReceiver : IAsyncDisposable
                 var scope = Proto.Messages(scopeSpans, 1).Select(s => Proto.String(s, 1)).FirstOrDefault() ?? "";
                 foreach (var span in Proto.Messages(scopeSpans, 2))
                 {
-                    // Span: 1 trace_id, 2 span_id, 4 parent_span_id, 5 name, 6 kind, 9 attributes, 13 links.
+                    // Span: 1 trace_id, 2 span_id, 4 parent_span_id, 5 name, 6 kind, 7 start and 8 end
+                    // (fixed64 Unix nanoseconds), 9 attributes, 13 links.
                     var parent = Proto.Hex(span, 4);
                     spans.Add(new ExportedSpan(service, scope, Proto.Hex(span, 1), Proto.Hex(span, 2), parent.Length == 0 ? null : parent,
                         Proto.String(span, 5), (int)Proto.Varint(span, 6), Attributes(span, 9),
-                        Proto.Messages(span, 13).Select(l => (Proto.Hex(l, 1), Proto.Hex(l, 2))).ToList()));
+                        Proto.Messages(span, 13).Select(l => (Proto.Hex(l, 1), Proto.Hex(l, 2))).ToList(),
+                        UnixNanos(Proto.Varint(span, 7)), UnixNanos(Proto.Varint(span, 8))));
                 }
             }
         }
         return spans;
     }
+
+    private static DateTimeOffset UnixNanos(ulong nanos) => DateTimeOffset.UnixEpoch.AddTicks((long)(nanos / 100));
 
     /// <summary>repeated KeyValue (1 key, 2 AnyValue) as strings.</summary>
     private static Dictionary<string, string> Attributes(ReadOnlyMemory<byte> message, int field)

@@ -53,7 +53,7 @@ public sealed class AttemptFencingTests(AppHostFixture fixture) : IAsyncLifetime
         try
         {
             await queue.EnsureGroupAsync(name);
-            await queue.EnqueueAsync(name, [new TaskMessage(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), AgentBus.Jobs.Pipeline.Prd, null)]);
+            await queue.EnqueueAsync(name, [new TaskMessage(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), AgentBus.Jobs.Pipeline.Prd, null, null)]);
             var mine = Assert.Single(await queue.ReadAsync(name, "slow", 1));
             Assert.Empty(await queue.RenewAsync(name, "slow", [mine.EntryId]));
 

@@ -78,7 +78,7 @@ public sealed class ProjectErasureTests(AppHostFixture fixture)
         // A task of the erased job delivered again (a redelivery, a retry coming due) is skipped:
         // it is acknowledged and deleted, and no stage start, event or artifact comes back.
         var stale = await redis.GetDatabase().StreamAddAsync(TaskQueue.StreamKey(TaskQueue.Cpu),
-            new TaskMessage(Guid.NewGuid(), doomedJob, doomed, "plan", null).ToEntries());
+            new TaskMessage(Guid.NewGuid(), doomedJob, doomed, "plan", null, null).ToEntries());
         await AgentBusAppFixture.EventuallyAsync(() => redis.GetDatabase().StreamRangeAsync(TaskQueue.StreamKey(TaskQueue.Cpu), stale, stale),
             e => e.Length == 0, TimeSpan.FromSeconds(30), "the stale task consumed");
         Assert.All(await CountsAsync(connection, doomed, [doomedJob]), c => Assert.True(c.Value == 0, $"{c.Value} {c.Key} row(s) came back"));

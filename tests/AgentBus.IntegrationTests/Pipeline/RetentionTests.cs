@@ -121,7 +121,7 @@ public sealed class RetentionTests(AppHostFixture fixture)
 
     /// <summary>The fields of a dead letter of a job, as TaskQueue.DeadLetterAsync writes them.</summary>
     internal static NameValueEntry[] DeadLetterFields(Guid projectId, Guid jobId) =>
-        [.. new TaskMessage(Guid.NewGuid(), jobId, projectId, "plan", null).ToEntries(), new("error", "provider_error: test"),
+        [.. new TaskMessage(Guid.NewGuid(), jobId, projectId, "plan", null, null).ToEntries(), new("error", "provider_error: test"),
             new("dead_lettered_at", DateTimeOffset.UtcNow.ToString("O"))];
 
     /// <summary>The seeded project; disposing it deletes it, so no later test of the collection sees a job running for 60 days.</summary>

@@ -21,7 +21,8 @@ public sealed class TaskQueueTests(AppHostFixture fixture)
             firstWakeUp.TrySetResult();
         });
         var batch = Enumerable.Range(0, 50)
-            .Select(i => new TaskMessage(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), $"stage-{i}", i % 2 == 0 ? null : $"00-{Guid.NewGuid():N}-{i:x16}-01"))
+            .Select(i => new TaskMessage(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), $"stage-{i}", i % 2 == 0 ? null : $"00-{Guid.NewGuid():N}-{i:x16}-01",
+                i % 3 == 0 ? null : $"00-{Guid.NewGuid():N}-{i + 100:x16}-01"))
             .ToArray();
         try
         {

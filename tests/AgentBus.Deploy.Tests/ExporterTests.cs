@@ -111,6 +111,8 @@ public sealed class ExporterTests
         var server = Workloads.Of(objects, "postgres").Spec.Containers.Single(c => c.Name == "postgres");
         var settings = server.Args.Where((_, i) => i > 0 && server.Args[i - 1] == "-c").Select(a => a.Split('=', 2)).ToDictionary(a => a[0], a => a[1]);
         Assert.Equal("pg_stat_statements", settings["shared_preload_libraries"]);
+        Assert.Equal("off", settings["pg_stat_statements.track_utility"]); // ALTER ROLE ... PASSWORD keeps its literal
+        Assert.True(int.Parse(settings["max_connections"], System.Globalization.CultureInfo.InvariantCulture) >= 200);
     }
 
     [Fact]

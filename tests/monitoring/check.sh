@@ -107,7 +107,7 @@ scrape_relabeling() {
   "${helpers[@]}" relabel-test "$d/source.yml" "$d"
 }
 if command -v prometheus >/dev/null; then
-  check "scrape relabeling keeps api/worker/gpu-agent/web pods, picks the port, sets job/namespace/component/pod" scrape_relabeling
+  check "scrape relabeling keeps api/worker/gpu-agent/web pods (job agent-bus) and the exporters (job agent-bus-exporters), picks the port, sets job/namespace/component/pod" scrape_relabeling
 else
   skip "scrape relabeling (prometheus server not installed)"
 fi

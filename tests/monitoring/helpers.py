@@ -222,33 +222,53 @@ RELABEL_CASES = [
     (_pod("postgres-0", "postgres", "10.1.0.41", "http", 5432), None),
     (_pod("migrate-abc12", None, "10.1.0.42", "http", 8080), None),
     (_pod("api-5d8f7c9b4-old01", "api", "10.1.0.13", "http", 8080, phase="Succeeded"), None),
+    # The exporters are job agent-bus-exporters' (below), never agent-bus's.
+    (_pod("postgres-exporter-6f9c7d-abcde", "postgres-exporter", "10.1.0.61", "http", 9187), None),
+]
+
+# Job agent-bus-exporters: the two exporters on their http port, nothing else.
+EXPORTER_RELABEL_CASES = [
+    (_pod("postgres-exporter-6f9c7d-abcde", "postgres-exporter", "10.1.0.61", "http", 9187),
+     ("http://10.1.0.61:9187/metrics", {"component": "postgres-exporter", "pod": "postgres-exporter-6f9c7d-abcde"})),
+    (_pod("redis-exporter-7c8d9e-fghij", "redis-exporter", "10.1.0.62", "http", 9121),
+     ("http://10.1.0.62:9121/metrics", {"component": "redis-exporter", "pod": "redis-exporter-7c8d9e-fghij"})),
+    (_pod("redis-exporter-7c8d9e-fghij", "redis-exporter", "10.1.0.62", "debug", 9999), None),
+    (_pod("api-5d8f7c9b4-x2k9p", "api", "10.1.0.11", "http", 8080), None),
+    (_pod("postgres-0", "postgres", "10.1.0.41", "tcp", 5432), None),
 ]
 
 
 def cmd_relabel_test(config_path, workdir):
+    jobs = load_yaml(config_path).get("scrape_configs") or []
+    for job, cases in (("agent-bus", RELABEL_CASES), ("agent-bus-exporters", EXPORTER_RELABEL_CASES)):
+        relabel = next((j.get("relabel_configs") for j in jobs if j.get("job_name") == job), None)
+        if not relabel:
+            fail(f"no relabel_configs in job {job}")
+        jobdir = os.path.join(workdir, job)
+        os.makedirs(jobdir, exist_ok=True)
+        _relabel_run(job, relabel, cases, jobdir)
+
+
+def _relabel_run(job, relabel, cases, workdir):
     import socket
     import subprocess
     import time
     import urllib.request
-    jobs = load_yaml(config_path).get("scrape_configs") or []
-    relabel = next((j.get("relabel_configs") for j in jobs if j.get("job_name") == "agent-bus"), None)
-    if not relabel:
-        fail("no relabel_configs in job agent-bus")
     with open(os.path.join(workdir, "targets.json"), "w", encoding="utf-8") as f:
         json.dump([{"targets": [c[0]["__address__"]],
                     "labels": {k: v for k, v in c[0].items() if k != "__address__"}}
-                   for c in RELABEL_CASES], f)
+                   for c in cases], f)
     with open(os.path.join(workdir, "prometheus.yml"), "w", encoding="utf-8") as f:
         yaml.safe_dump({"global": {"scrape_interval": "1h"},
-                        "scrape_configs": [{"job_name": "agent-bus", "metrics_path": "/metrics",
+                        "scrape_configs": [{"job_name": job, "metrics_path": "/metrics",
                                             "file_sd_configs": [{"files": ["targets.json"]}],
                                             "relabel_configs": relabel}]},
                        f, sort_keys=False)
     want = {}
-    for _, exp in RELABEL_CASES:
+    for _, exp in cases:
         if exp:
             url, labels = exp
-            want[url] = dict(labels, job="agent-bus", namespace="agent-bus",
+            want[url] = dict(labels, job=job, namespace="agent-bus",
                              instance=url.split("/")[2])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -279,9 +299,9 @@ def cmd_relabel_test(config_path, workdir):
         proc.wait(timeout=20)
     got = {t["scrapeUrl"]: {k: v for k, v in t["labels"].items()} for t in active}
     if got != want:
-        fail("relabeling result differs.\nwant: " + json.dumps(want, indent=1, sort_keys=True) +
+        fail(f"job {job}: relabeling result differs.\nwant: " + json.dumps(want, indent=1, sort_keys=True) +
              "\ngot:  " + json.dumps(got, indent=1, sort_keys=True))
-    print(f"{len(got)} targets from {len(RELABEL_CASES)} discovered pod ports, labels as expected")
+    print(f"job {job}: {len(got)} targets from {len(cases)} discovered pod ports, labels as expected")
 
 
 # ----------------------------------------------------------------------------- rule file

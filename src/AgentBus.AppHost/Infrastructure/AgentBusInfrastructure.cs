@@ -19,7 +19,7 @@ public sealed partial class AgentBusInfrastructure
         fi
         exec "$AGENTBUS_PG_BIN/postgres" -D "$PGDATA" -c listen_addresses=localhost \
           -c unix_socket_directories="$PGDATA" -c max_connections=300 \
-          -c shared_preload_libraries="$AGENTBUS_PG_PRELOAD" 2>&1
+          -c shared_preload_libraries="$AGENTBUS_PG_PRELOAD" -c "$AGENTBUS_PG_TRACKING" 2>&1
         """;
 
     // The password reaches redis-server on stdin, not on its command line where ps would show it.
@@ -47,6 +47,11 @@ public sealed partial class AgentBusInfrastructure
     /// <summary>Loaded at server start: pg_stat_statements (the dashboard's slow queries; the
     /// extension itself is created by migration 0010).</summary>
     public const string PostgresPreloadLibraries = "pg_stat_statements";
+
+    /// <summary>Statements only, no utility commands: those keep their literals, and the migrations'
+    /// ALTER ROLE ... PASSWORD would reach every reader of pg_stat_statements (the monitoring role,
+    /// and through the exporter's labels, Prometheus).</summary>
+    public const string PostgresStatementTracking = "pg_stat_statements.track_utility=off";
 
     private readonly IDistributedApplicationBuilder _builder;
     private readonly LocalBinaries? _binaries;
@@ -115,7 +120,8 @@ public sealed partial class AgentBusInfrastructure
         if (Mode == InfrastructureMode.Containers)
         {
             // The image's entrypoint passes arguments that start with "-" to postgres.
-            var server = _builder.AddPostgres(name).WithDataVolume().WithArgs("-c", $"shared_preload_libraries={PostgresPreloadLibraries}");
+            var server = _builder.AddPostgres(name).WithDataVolume()
+                .WithArgs("-c", $"shared_preload_libraries={PostgresPreloadLibraries}", "-c", PostgresStatementTracking);
             return (server.AddDatabase(databaseName), server.Resource.PrimaryEndpoint);
         }
 
@@ -128,7 +134,8 @@ public sealed partial class AgentBusInfrastructure
             .WithEnvironment("AGENTBUS_PG_BIN", _binaries!.PostgresBinDir)
             .WithEnvironment("AGENTBUS_PG_PASSWORD", password)
             .WithEnvironment("AGENTBUS_PG_DATABASE", databaseName)
-            .WithEnvironment("AGENTBUS_PG_PRELOAD", PostgresPreloadLibraries);
+            .WithEnvironment("AGENTBUS_PG_PRELOAD", PostgresPreloadLibraries)
+            .WithEnvironment("AGENTBUS_PG_TRACKING", PostgresStatementTracking);
         if (_builder.ExecutionContext.IsRunMode)
         {
             postgres.WithEnvironment("PGDATA", State.SubFolder("postgres", owner: "postgres"));

@@ -131,17 +131,6 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, ILogger<Migrat
               END LOOP;
             END $$;
             """, ct);
-        // pg_stat_statements keeps the text of utility statements with their literals: this
-        // session's ALTER ROLE ... PASSWORD must not reach it (its readers include the monitoring
-        // role and, through the exporter, Prometheus). Only a superuser may turn it off; elsewhere
-        // the exporter's query leaves role statements out.
-        await Exec(connection, """
-            DO $$
-            BEGIN
-              PERFORM set_config('pg_stat_statements.track_utility', 'off', false);
-            EXCEPTION WHEN insufficient_privilege THEN NULL;
-            END $$;
-            """, ct);
         await SetPasswordAsync(connection, DatabaseRoles.App, appRolePassword, ct);
         await SetPasswordAsync(connection, DatabaseRoles.Monitor, monitorRolePassword, ct);
     }

@@ -56,8 +56,8 @@ public sealed class ManifestTests
             Assert.False(exporter.TryGetProperty("args", out _));
             Assert.Equal("http", exporter.GetProperty("bindings").GetProperty("http").GetProperty("scheme").GetString());
         }
-        // Postgres loads pg_stat_statements (the cluster appends its max_connections after these).
-        Assert.Equal(["-c", "shared_preload_libraries=pg_stat_statements"],
+        // Postgres loads pg_stat_statements, utility statements (passwords) untracked; the cluster appends its max_connections after these.
+        Assert.Equal(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track_utility=off"],
             resources.GetProperty("postgres").GetProperty("args").EnumerateArray().Select(a => a.GetString()));
     }
 }

@@ -4,6 +4,6 @@
 -- the library at start (shared_preload_libraries, set by the AppHost and the Kubernetes
 -- manifest); creating the extension needs a superuser, hence the marker above (Migrator).
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
--- Texts recorded before the migrations stopped tracking their own role statements may hold a
--- password (ALTER ROLE ... PASSWORD '...'): start clean.
+-- Texts recorded before the server stopped tracking utility statements
+-- (pg_stat_statements.track_utility=off) may hold a password (ALTER ROLE ... PASSWORD): start clean.
 SELECT pg_stat_statements_reset();

@@ -49,7 +49,8 @@ public sealed class MigrationTests(AppHostFixture fixture)
         // Every table the scripts create, plus schema_migrations: derived, so a new migration needs no edit here.
         var declared = Migrator.Scripts().SelectMany(s => System.Text.RegularExpressions.Regex.Matches(s.Sql, @"CREATE TABLE (?:IF NOT EXISTS )?(\w+)").Select(m => m.Groups[1].Value))
             .Append("schema_migrations").Order(StringComparer.Ordinal);
-        var existing = await ColumnAsync(dataSource, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'");
+        // Tables only: pg_stat_statements' views are the extension's.
+        var existing = await ColumnAsync(dataSource, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
         Assert.Equal(declared, existing.Order(StringComparer.Ordinal));
         Assert.Contains("job_routing", existing);
         Assert.Equal([DatabaseRoles.Owner], await ColumnAsync(dataSource,
@@ -139,8 +140,9 @@ public sealed class MigrationTests(AppHostFixture fixture)
         }
         await using var dataSource = NpgsqlDataSource.Create(await fixture.PostgresConnectionStringAsync());
         var database = (await ServicesConnectionAsync()).Database;
-        Assert.Equal([DatabaseRoles.App], await ColumnAsync(dataSource,
-            $"SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = '{database}' AND backend_type = 'client backend' AND pid <> pg_backend_pid()"));
+        // ... and postgres-exporter as the monitoring role, nobody as the administrator.
+        Assert.Equal([DatabaseRoles.App, DatabaseRoles.Monitor], await ColumnAsync(dataSource,
+            $"SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = '{database}' AND backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY 1"));
     }
 
     [Fact]

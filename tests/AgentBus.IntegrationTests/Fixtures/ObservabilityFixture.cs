@@ -69,7 +69,9 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
         var price = OfflinePricePerMillion.ToString(CultureInfo.InvariantCulture);
+        // The reconciler sweeps every 2 s (not 30), so the tracing test of its re-send is quick.
         builder.Project("worker")
+            .WithEnvironment("AgentBus__Reconciler__Interval", "00:00:02")
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", price)
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);

@@ -54,7 +54,7 @@ public sealed partial class LogTests(ObservabilityFixture fixture)
     }
 
     [Fact]
-    public async Task Every_job_event_line_names_its_job_project_and_the_jobs_one_trace()
+    public async Task Every_job_event_line_names_its_job_project_and_the_trace_of_the_request_that_caused_it()
     {
         var events = (await LinesAsync()).Select(l => (l.Service, Json: TryParse(l.Line))).Where(l => l.Json is { } j && j.TryGetProperty("event", out var e)
             && JobEventNames.Contains(e.GetString())).Select(l => (l.Service, Json: l.Json!.Value)).ToList();
@@ -80,10 +80,25 @@ public sealed partial class LogTests(ObservabilityFixture fixture)
         {
             var lines = events.Where(e => e.Json.GetProperty("job_id").GetString() == jobId.ToString()).ToList();
             Assert.Superset(expected.ToHashSet(), lines.Select(l => l.Json.GetProperty("event").GetString()!).ToHashSet());
-            // All of a job's steps, in the api and in the worker, are logged inside its one trace:
-            // the trace of the POST that created it.
-            var post = Assert.Single(fixture.Otlp.Spans, s => s.Kind == ExportedSpan.KindServer && s["job.id"] == jobId.ToString() && s["http.route"]?.TrimEnd('/') == "/api/projects");
-            Assert.All(lines, l => Assert.Equal(post.TraceId, l.Json.GetProperty("trace_id").GetString()));
+            // A job's steps, in the api and in the worker, are logged in the trace of the request
+            // that caused them: the POST that created it, or the person's action (and the stages
+            // it released) on /api/jobs/{job_id}/...; never in a trace across a wait for a person.
+            var requests = fixture.Otlp.Spans.Where(s => s.Kind == ExportedSpan.KindServer && s.Service == "api" && s["http.request.method"] == "POST"
+                && s["job.id"] == jobId.ToString()).ToDictionary(s => s["http.route"]!.TrimEnd('/').Split('/')[^1], s => s.TraceId);
+            string TraceOf(string type) => Assert.Single(lines, l => l.Json.GetProperty("event").GetString() == type).Json.GetProperty("trace_id").GetString()!;
+            Assert.All(lines, l => Assert.Contains(l.Json.GetProperty("trace_id").GetString(), requests.Values));
+            Assert.Equal(requests["projects"], TraceOf("job_created"));
+            foreach (var (type, action) in new[] { ("changes_requested", "request-changes"), ("job_approved", "approve"), ("job_rejected", "reject"), ("job_canceled", "cancel") })
+            {
+                if (expected.Contains(type))
+                {
+                    Assert.Equal(requests[action], TraceOf(type));
+                }
+            }
+            if (expected.Contains("job_approved"))
+            {
+                Assert.Equal(requests["approve"], TraceOf("job_completed"));
+            }
             Assert.Contains(lines, l => l.Service == "api");
             Assert.Contains(lines, l => l.Service == "worker");
         }

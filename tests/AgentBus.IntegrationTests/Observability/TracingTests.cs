@@ -133,6 +133,32 @@ public sealed class TracingTests(ObservabilityFixture fixture)
     }
 
     [Fact]
+    public async Task A_stage_the_reconciler_resends_runs_in_the_trace_that_released_it()
+    {
+        // A PRD released by some request (stage_runs.traceparent), of a job created by another
+        // (jobs.traceparent), whose task Redis lost long ago: the worker's reconciler re-sends it.
+        var task = await JobLibrary.QueuedPrdAsync(fixture, "Traced: lost by Redis");
+        string Trace() => System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        string Span() => System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString();
+        var (released, creation) = ((Trace(), Span()), (Trace(), Span()));
+        await using (var db = new Npgsql.NpgsqlConnection(await fixture.PostgresConnectionStringAsync()))
+        {
+            await db.ExecuteAsync(
+                """
+                UPDATE jobs SET traceparent = @creation WHERE job_id = @JobId;
+                UPDATE stage_runs SET traceparent = @released, queued_at = now() - interval '10 minutes' WHERE job_id = @JobId AND stage = 'prd';
+                """,
+                new { task.JobId, creation = $"00-{creation.Item1}-{creation.Item2}-01", released = $"00-{released.Item1}-{released.Item2}-01" });
+        }
+        var jobId = task.JobId.ToString();
+        var spans = await AgentBusAppFixture.EventuallyAsync(() => Task.FromResult(fixture.Otlp.Spans.ToArray()),
+            all => all.Any(s => s.Name == "consume prd" && s["job.id"] == jobId), TimeSpan.FromSeconds(60), "the re-sent PRD consumed");
+        var consumed = Assert.Single(spans, s => s.Name == "consume prd" && s["job.id"] == jobId);
+        Assert.Equal(released, (consumed.TraceId, consumed.ParentSpanId!));
+        Assert.Equal([creation], consumed.Links);
+    }
+
+    [Fact]
     public async Task No_trace_of_a_job_spans_a_wait_for_a_person()
     {
         var (jobId, spans) = await ChangedJobSpansAsync();

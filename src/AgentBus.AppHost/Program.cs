@@ -15,6 +15,8 @@ const string monitorRole = "agentbus_monitor"; // AgentBus.Data.DatabaseRoles.Mo
 var infrastructure = builder.AddAgentBusInfrastructure();
 var postgres = infrastructure.AddPostgres("postgres", database, appRole, monitorRole);
 var redis = infrastructure.AddRedis("redis");
+// Traces and logs: to the Aspire dashboard when running, to an OpenTelemetry Collector in Kubernetes.
+var telemetry = infrastructure.AddTelemetryCollector("otel-collector");
 var llm = builder.AddLlmParameters();
 var apiKey = builder.AddApiKeyParameter();
 
@@ -22,7 +24,8 @@ var migrations = builder.AddProject<Projects.AgentBus_Migrations>("migrations")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres.Admin, database).WaitFor(postgres.Admin)
     .WithReference(postgres.App)
-    .WithReference(postgres.Monitor);
+    .WithReference(postgres.Monitor)
+    .WithTelemetryCollector(telemetry);
 
 // Postgres and Redis seen from their side (pg_stat_statements, locks, memory, streams): scraped
 // next to the services. The monitoring role exists once the migrations ran.
@@ -34,20 +37,23 @@ var api = builder.AddProject<Projects.AgentBus_Api>("api")
     .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
     .WithEnvironment("AgentBus__Auth__AdminApiKey", apiKey)
-    .WithHttpHealthCheck("/health/ready");
+    .WithHttpHealthCheck("/health/ready")
+    .WithTelemetryCollector(telemetry);
 
 builder.AddProject<Projects.AgentBus_Worker>("worker")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
     .WithLlm(llm)
-    .WithHttpHealthCheck("/health/ready");
+    .WithHttpHealthCheck("/health/ready")
+    .WithTelemetryCollector(telemetry);
 
 builder.AddProject<Projects.AgentBus_GpuAgent>("gpu-agent")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(postgres.App, database).WaitForCompletion(migrations)
     .WithReference(redis).WaitFor(redis)
-    .WithHttpHealthCheck("/health/ready");
+    .WithHttpHealthCheck("/health/ready")
+    .WithTelemetryCollector(telemetry);
 
 // The web app for people: it calls the api with each person's own credential; Redis keeps the
 // keys that encrypt their sign-in cookies, shared by every replica.
@@ -55,6 +61,7 @@ builder.AddProject<Projects.AgentBus_Web>("web")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString | ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
     .WithReference(api).WaitFor(api)
     .WithReference(redis).WaitFor(redis)
-    .WithHttpHealthCheck("/health/ready");
+    .WithHttpHealthCheck("/health/ready")
+    .WithTelemetryCollector(telemetry);
 
 builder.Build().Run();

@@ -49,6 +49,7 @@ public class NetworkPolicyTests
         ["redis"] = ["api", "worker", "gpu-agent", "web", "redis-exporter"],
         ["postgres-exporter"] = ["prometheus"],
         ["redis-exporter"] = ["prometheus"],
+        ["otel-collector"] = ["api", "worker", "gpu-agent", "web", "prometheus"],
     };
 
     [Theory]

@@ -56,9 +56,12 @@ public class SecretsTests
                 "components:\n  - ../../components/managed-data\n", StringComparison.Ordinal));
             var objects = RenderedObject.Split(Repo.Kustomize(Path.Combine(dir, "overlays", "prod")));
 
-            // The data stores and their exporters (which watched the in-cluster servers) are gone.
-            var dataStores = Repo.Manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0").Select(r => r.Name).ToList();
+            // The data stores and their exporters (which watched the in-cluster servers) are gone; the
+            // OpenTelemetry Collector, which reads no data store, stays.
+            var dataStores = Repo.Manifest.Resources.Where(r => AspireManifest.TypeOf(r.Resource) == "container.v0"
+                && Policy.ForExporter((string)r.Resource["image"]!) is not { ReadsDataStore: false }).Select(r => r.Name).ToList();
             Assert.Contains("postgres-exporter", dataStores);
+            Assert.Contains(objects, o => o is { Kind: "Deployment", Name: "otel-collector" });
             Assert.DoesNotContain(objects, o => o.Kind == "StatefulSet");
             Assert.DoesNotContain(objects, o => dataStores.Contains(o.Name) || dataStores.Any(d => o.Name.StartsWith(d + "-env", StringComparison.Ordinal)));
             foreach (var (workload, template) in Workloads.All(objects))

@@ -30,6 +30,10 @@ public static partial class Workloads
     public static int ServicePort(IReadOnlyList<RenderedObject> objects, string service) =>
         objects.Single(o => o.Kind == "Service" && o.Name == service).As<V1Service>().Spec.Ports.First().Port;
 
+    /// <summary>The port of a rendered Service by the port's name.</summary>
+    public static int ServicePort(IReadOnlyList<RenderedObject> objects, string service, string port) =>
+        objects.Single(o => o.Kind == "Service" && o.Name == service).As<V1Service>().Spec.Ports.Single(p => p.Name == port).Port;
+
     /// <summary>The plain settings a container reads from its envFrom ConfigMaps.</summary>
     public static Dictionary<string, string> Settings(IReadOnlyList<RenderedObject> objects, V1Container container) =>
         (container.EnvFrom ?? []).SelectMany(e =>

@@ -9,7 +9,8 @@ namespace AgentBus.Deploy;
 /// single-replica Deployment, its Service, a NetworkPolicy admitting Prometheus only, and the
 /// exporter's files as a ConfigMap mounted where the model's settings point.</summary>
 internal sealed class ExporterWorkloads(
-    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, PostgresTlsComponent postgresTls, ISet<string> dataStores)
+    AspireManifest manifest, GeneratedFiles files, ManagedDataComponent managedData, PostgresTlsComponent postgresTls, ISet<string> dataStores,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> clients)
 {
     public void Add(string name, JsonObject resource, ExporterPolicy policy)
     {
@@ -33,6 +34,7 @@ internal sealed class ExporterWorkloads(
             Name = name,
             Image = image,
             ImagePullPolicy = "IfNotPresent",
+            Args = resource["args"]?.AsArray().Select(a => (string?)a ?? "").ToList() is { Count: > 0 } args ? args : null,
             Ports = ContainerPorts(bindings),
             Env = env.SecretVars.Concat(env.ComposedVars).ToList(),
             EnvFrom = EnvConfigMapRef(name, env),
@@ -53,7 +55,7 @@ internal sealed class ExporterWorkloads(
             Spec = new V1DeploymentSpec { Replicas = 1, Selector = LabelSelector(name), Template = Template(name, pod) },
         });
         files.Add($"base/{name}/service.yaml", Service(name, bindings));
-        files.Add($"base/{name}/networkpolicy.yaml", NetworkAccess.ForExporter(name, bindings));
+        files.Add($"base/{name}/networkpolicy.yaml", NetworkAccess.ForExporter(name, bindings, clients.GetValueOrDefault(name, [])));
         var kustomization = Kustomizations.ForResource(name, ["deployment.yaml", "service.yaml", "networkpolicy.yaml"], env);
         if (policy.Files is { } fromRepository)
         {
@@ -74,7 +76,10 @@ internal sealed class ExporterWorkloads(
         var configMaps = new List<string>();
         if (env.ConfigMapLiterals.Count > 0) configMaps.Add(Kustomizations.EnvConfigMapName(name));
         if (policy.Files is not null) configMaps.Add(FilesConfigMapName(name));
-        managedData.RemoveExporter(name, configMaps);
+        if (policy.ReadsDataStore)
+        {
+            managedData.RemoveExporter(name, configMaps);
+        }
 
         // Where Postgres serves TLS only (the prod overlay), the exporter verifies it like every client.
         if (env.ComposedVars.Where(v => v.Name == "DATA_SOURCE_NAME").ToList() is [_] dataSource)

@@ -48,7 +48,7 @@ public sealed class K8sGenerator(AspireManifest manifest)
         var clients = NetworkAccess.Clients(manifest);
         var projects = new ProjectWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
         var dataStoreWorkloads = new DataStoreWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
-        var exporters = new ExporterWorkloads(manifest, _files, managedData, postgresTls, dataStores);
+        var exporters = new ExporterWorkloads(manifest, _files, managedData, postgresTls, dataStores, clients);
         var folders = new List<string>();
         foreach (var (name, resource) in manifest.Resources)
         {

@@ -64,9 +64,10 @@ internal static class NetworkAccess
         return Admitting(name, bindings, peers);
     }
 
-    /// <summary>An exporter: Prometheus only (its /metrics reads the data store's statistics).</summary>
-    public static V1NetworkPolicy ForExporter(string name, IEnumerable<Binding> bindings) =>
-        Admitting(name, bindings, [Monitoring(Policy.Peers.PrometheusPods)]);
+    /// <summary>An exporter: Prometheus (its /metrics reads the data store's statistics) and the
+    /// resources that name it (none, for the exporters; every service, for the OpenTelemetry Collector).</summary>
+    public static V1NetworkPolicy ForExporter(string name, IEnumerable<Binding> bindings, IEnumerable<string> clients) =>
+        Admitting(name, bindings, [.. clients.Select(App), Monitoring(Policy.Peers.PrometheusPods)]);
 
     private static V1NetworkPolicy Admitting(string name, IEnumerable<Binding> bindings, List<V1NetworkPolicyPeer> peers) => new()
     {

@@ -93,8 +93,9 @@ public static class Policy
         _ => new(new("100m", "256Mi", "1", "512Mi"), null, null, "1Gi", [], false, null),
     };
 
-    /// <summary>The exporters the AppHost adds (its Infrastructure/AgentBusInfrastructure.Exporters.cs),
-    /// by image repository; null for any other image. Both images run as a fixed non-root user.</summary>
+    /// <summary>The exporters and the OpenTelemetry Collector the AppHost adds (its
+    /// Infrastructure/AgentBusInfrastructure.Exporters.cs and .Telemetry.cs), by image repository;
+    /// null for any other image. Each image runs as a fixed non-root user.</summary>
     public static ExporterPolicy? ForExporter(string image) => Repository(image) switch
     {
         // quay.io/prometheuscommunity/postgres-exporter: USER nobody. Its extra queries
@@ -105,6 +106,12 @@ public static class Policy
             new ExporterFiles("/etc/postgres-exporter", new Dictionary<string, string> { ["queries.yaml"] = EmbeddedFile("postgres-exporter-queries.yaml") })),
         // oliver006/redis_exporter: USER 59000.
         "redis_exporter" => new(new("25m", "32Mi", "200m", "128Mi"), 59000),
+        // otel/opentelemetry-collector-contrib: USER 10001. Its configuration (OTLP in, Tempo and
+        // Loki out) is k8s/monitoring/otel-collector-config.yaml, mounted like the exporters' files;
+        // its memory_limiter refuses data before the 512Mi limit. It reads no data store.
+        "opentelemetry-collector-contrib" => new(new("50m", "128Mi", "1", "512Mi"), 10001,
+            new ExporterFiles("/etc/otelcol", new Dictionary<string, string> { ["config.yaml"] = EmbeddedFile("otel-collector-config.yaml") }),
+            ReadsDataStore: false),
         _ => null,
     };
 

@@ -54,9 +54,11 @@ public sealed record NetworkPeers(
     IReadOnlyDictionary<string, string> PrometheusPods,
     IReadOnlyDictionary<string, string> GrafanaPods);
 
-/// <summary>How a Prometheus exporter runs: its image's non-root uid, its size, and the files of
-/// the repository it reads (<paramref name="Files"/>: mounted read-only from a ConfigMap).</summary>
-public sealed record ExporterPolicy(Sizing Sizing, long Uid, ExporterFiles? Files = null);
+/// <summary>How a stateless telemetry container runs (a Prometheus exporter, the OpenTelemetry
+/// Collector): its image's non-root uid, its size, the files of the repository it reads
+/// (<paramref name="Files"/>: mounted read-only from a ConfigMap), and whether it reads an in-cluster
+/// data store (then the managed-data component removes it with the store).</summary>
+public sealed record ExporterPolicy(Sizing Sizing, long Uid, ExporterFiles? Files = null, bool ReadsDataStore = true);
 
 /// <summary>Files by name (their content, read from the repository) and the directory they are mounted at.</summary>
 public sealed record ExporterFiles(string MountPath, IReadOnlyDictionary<string, string> Contents);

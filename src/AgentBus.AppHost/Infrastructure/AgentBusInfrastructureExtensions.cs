@@ -7,6 +7,13 @@ public static class AgentBusInfrastructureExtensions
     public static AgentBusInfrastructure AddAgentBusInfrastructure(this IDistributedApplicationBuilder builder) =>
         AgentBusInfrastructure.Resolve(builder);
 
+    /// <summary>Sends the service's traces and logs (OTLP over gRPC) to the collector, when there is one (publishing).</summary>
+    public static IResourceBuilder<ProjectResource> WithTelemetryCollector(this IResourceBuilder<ProjectResource> service,
+        IResourceBuilder<ContainerResource>? collector) =>
+        collector is null ? service : service
+            .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", collector.GetEndpoint("otlp"))
+            .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+
     /// <summary>
     /// A health check that starts once the server's endpoint (and so its connection string) exists,
     /// so WaitFor waits until the server accepts connections, not only until its process runs.

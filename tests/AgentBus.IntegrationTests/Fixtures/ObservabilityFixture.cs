@@ -21,7 +21,8 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
 {
     public const decimal OfflinePricePerMillion = 100m;
     public const string UnpricedModel = "offline-unpriced";
-    public static readonly TimeSpan RedisPause = TimeSpan.FromSeconds(4);
+    // The shared readiness report's second, then a check's 3 s timeout, with room.
+    public static readonly TimeSpan RedisPause = TimeSpan.FromSeconds(6);
     /// <summary>How long the PRD of the job with changes waits for a person, each time.</summary>
     public static readonly TimeSpan ApprovalWait = TimeSpan.FromSeconds(3);
 
@@ -169,15 +170,25 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
         await EventuallyAsync(() => redis.GetDatabase().StreamRangeAsync("agentbus:queue:cpu:dead"), d => d.Any(e => e["garbage"] == "not a task"),
             TimeSpan.FromSeconds(30), "the poison entry reaching the dead-letter stream");
 
-        // Redis stalls longer than the readiness timeout (3 s): every service answers 503 once.
+        // Redis stalls longer than the readiness timeout (3 s): every service answers 503. A report
+        // is shared for a second (ReadinessProbe), so a probe just before the stall (the AppHost's)
+        // can answer the first ask with 200: ask until a check made during the stall answers.
+        var paused = DateTime.UtcNow;
         await redis.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", ((long)RedisPause.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "ALL");
         var readiness = await Task.WhenAll(Services.Select(async s =>
         {
             using var client = CreateClient(s);
-            using var response = await client.GetAsync("/health/ready");
-            return (s, response.StatusCode);
+            while (true)
+            {
+                using var response = await client.GetAsync("/health/ready");
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable || DateTime.UtcNow - paused > RedisPause)
+                {
+                    return (s, response.StatusCode);
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
         }));
-        await Task.Delay(RedisPause);
+        await Task.Delay(RedisPause - (DateTime.UtcNow - paused) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero);
 
         var (changedJob, waits) = await changed;
         return new Workload(changedJob, waits, completed.JobId, await rejected, await canceled, await budget, entry,

@@ -138,6 +138,12 @@ public sealed class MigrationTests(AppHostFixture fixture)
         {
             await api.Http.GetAsync("/api/projects?limit=1");
         }
+        // postgres-exporter connects when it is scraped, and only its health check scrapes it
+        // here: an earlier test's Postgres restart may have closed its connection since.
+        using (var exporter = new HttpClient { BaseAddress = fixture.App.GetEndpoint("postgres-exporter", "http") })
+        {
+            Assert.Contains("pg_up 1", await exporter.GetStringAsync("/metrics"));
+        }
         await using var dataSource = NpgsqlDataSource.Create(await fixture.PostgresConnectionStringAsync());
         var database = (await ServicesConnectionAsync()).Database;
         // ... and postgres-exporter as the monitoring role, nobody as the administrator.

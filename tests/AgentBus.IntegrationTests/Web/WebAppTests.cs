@@ -196,8 +196,9 @@ public sealed class WebAppTests(AppHostFixture fixture) : IDisposable
         Check(admin, "jobs");
         admin.Go("/?status=waiting_for_approval&q=" + Uri.EscapeDataString("Web roles"));
         // Read in one script: the interactive render may replace the prerendered rows at any moment.
-        var statuses = ((IEnumerable<object>)admin.Script("return Array.from(document.querySelectorAll('tbody tr td:nth-child(2)')).map(e => e.textContent.trim());")!).Cast<string>().ToList();
-        Assert.NotEmpty(statuses);
+        List<string> Statuses() => ((IEnumerable<object>)admin.Script("return Array.from(document.querySelectorAll('tbody tr td:nth-child(2)')).map(e => e.textContent.trim());")!).Cast<string>().ToList();
+        var statuses = Statuses();
+        admin.Until(() => (statuses = Statuses()).Count > 0, TimeSpan.FromSeconds(10), "the filtered list's rows");
         Assert.All(statuses, status => Assert.Equal("waiting for approval", status));
 
         // Admin: a key is shown once and works; revoked, it stops working.

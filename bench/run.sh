@@ -178,8 +178,10 @@ bench/report.py merge "" "$work"/dispatch-on.*.json >>"$raw"
 bench/report.py merge _telemetry_off "$work"/dispatch-off.*.json >>"$raw"
 echo "[${SECONDS}s] Dispatch: raw Redis loop"
 "${bench[@]}" redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs >>"$raw"
-echo "[${SECONDS}s] Dispatch: Hangfire"
-"${bench[@]}" hangfire --tasks $tasks --concurrency $concurrency --runs $runs >>"$raw"
+echo "[${SECONDS}s] Dispatch: Hangfire on PostgreSQL"
+"${bench[@]}" hangfire --storage postgres --tasks $tasks --concurrency $concurrency --runs $runs >>"$raw"
+echo "[${SECONDS}s] Dispatch: Hangfire on Redis"
+"${bench[@]}" hangfire --storage redis --tasks $tasks --concurrency $concurrency --runs $runs >>"$raw"
 python3 -c 'import json,sys
 for line in open(sys.argv[1]):
     for m in json.loads(line): print("  %s: %.0f %s %s" % (m["name"], m["median"], m["unit"], [round(r) for r in m["runs"]]))' "$raw"
@@ -285,7 +287,8 @@ json.dump({
   "commands": [
     "AgentBus.Bench dispatch --tasks $tasks --concurrency $concurrency --runs 1   ($runs times, alternating with AgentBus__Telemetry__Enabled=false)",
     "AgentBus.Bench redis --tasks $((tasks * 10)) --concurrency $concurrency --runs $runs",
-    "AgentBus.Bench hangfire --tasks $tasks --concurrency $concurrency --runs $runs",
+    "AgentBus.Bench hangfire --storage postgres --tasks $tasks --concurrency $concurrency --runs $runs",
+    "AgentBus.Bench hangfire --storage redis --tasks $tasks --concurrency $concurrency --runs $runs",
     "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/jobs/<id>   (BENCH_RATE=$rate paced, 0 max)",
     "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/projects   (BENCH_BODY=<project json>)",
     "AgentBus.Bench jobs --jobs $jobs --runs $runs   (api + worker + gpu-agent, AgentBus__Llm__Offline__Latency=00:00:00)",

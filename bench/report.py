@@ -124,6 +124,11 @@ def render(raw, latest, md, meta_path):
     goal("Telemetry costs under 5% of throughput", ", ".join(pct(t) for t in tel) + " (GET, POST, dispatch)"
          + ("; on beat off, so noise exceeds the effect" if noisy else ""),
          None if noisy or not known else all(t < 0.05 for t in known))
+    for kind, limit, what in (("handoff", 50, "Hand-off (a stage's prerequisites done -> it starts)"), ("event", 100, "Event committed -> SSE client")):
+        p = get(f"latency_{kind}_zero", "p99_ms")
+        n = get(f"latency_{kind}_zero", "jobs_in_flight")
+        goal(f"{what} p99 under {limit} ms at {n or 100} jobs in flight", f"{fmt(p, 1)} ms" if p is not None else "not measured",
+             p < limit if p is not None else None)
     idle = {s: meta.get("rss_idle_mb", {}).get(s) for s in ("api", "worker", "gpu-agent")}
     goal("Each service under 150 MB resident when idle", ", ".join(f"{s} {fmt(v)} MB" for s, v in idle.items()),
          all(v < 150 for v in idle.values()) if all(v is not None for v in idle.values()) else None)
@@ -207,6 +212,20 @@ def render(raw, latest, md, meta_path):
     w("")
     j = m.get("agentbus_jobs_per_minute")
     w(f"{fmt(get('agentbus_jobs_per_minute'))} jobs/min (11 stages each, PRD approved as soon as it waits; {(j or {}).get('details', {}).get('jobs_per_run')} jobs per run, runs: {', '.join(fmt(r) for r in (j or {}).get('runs', []))}).")
+    w("")
+    w("## Latencies a person feels")
+    w("")
+    w("Jobs submitted together and followed over their event streams, each approved as soon as it asks")
+    w("(bench/AgentBus.Bench/LatencyBench.cs says how each is timed). Milliseconds, from the last counted run.")
+    w("")
+    w("| Latency | Model latency | Jobs in flight | p50 | p95 | p99 | Samples |")
+    w("|---|---|---:|---:|---:|---:|---:|")
+    for kind, label in (("submit", "POST /api/projects -> prd stage started"), ("handoff", "stage N done -> stage N+1 started"),
+                        ("approval", "approve -> plan stage started"), ("event", "event committed -> SSE client")):
+        for model in ("zero", "2s"):
+            name = f"latency_{kind}_{model}"
+            if name in m:
+                w(f"| {label} | {'0' if model == 'zero' else '2 s'} | {get(name, 'jobs_in_flight')} | {fmt(get(name, 'p50_ms'), 1)} | {fmt(get(name, 'p95_ms'), 1)} | {fmt(get(name, 'p99_ms'), 1)} | {get(name, 'samples')} |")
     w("")
     w("## Telemetry overhead (OpenTelemetry with OTLP export to a loopback sink, and the Prometheus exporter, on vs off)")
     w("")

@@ -21,9 +21,9 @@ for arg in "$@"; do
   esac
 done
 if $quick; then
-  runs=3 duration=3 tasks=500 jobs=10 warm=3
+  runs=3 duration=3 tasks=500 jobs=10 warm=3 latency_jobs=20
 else
-  runs=${BENCH_RUNS:-3} duration=${BENCH_DURATION:-10} tasks=${BENCH_TASKS:-3000} jobs=${BENCH_JOBS:-30}
+  runs=${BENCH_RUNS:-3} duration=${BENCH_DURATION:-10} tasks=${BENCH_TASKS:-3000} jobs=${BENCH_JOBS:-30} latency_jobs=${BENCH_LATENCY_JOBS:-100}
   # Seconds of GET and of POST load before an api is measured: on 2 cores the JIT needs 30-40 s of
   # load to tier the hot paths up (POST rises from ~450 to ~800/s meanwhile).
   warm=${BENCH_WARMUP:-30}
@@ -229,7 +229,8 @@ stop $ceiling
 # ------------------------------------------------------------------ whole jobs, on a fresh database and Redis db
 echo "[${SECONDS}s] Whole jobs (offline provider, zero latency)"
 jobs_env=("ConnectionStrings__agentbus=$(pg agentbus_jobs)" "ConnectionStrings__redis=127.0.0.1:$redis_port,defaultDatabase=1")
-start_service $api_port src/AgentBus.Api AgentBus.Api "${jobs_env[@]}"
+# One event stream per job in flight for the latency benchmark.
+start_service $api_port src/AgentBus.Api AgentBus.Api "${jobs_env[@]}" AgentBus__EventStreams__MaxPerCaller=256
 api=$started
 start_service $worker_port src/AgentBus.Worker AgentBus.Worker "${jobs_env[@]}" AgentBus__Llm__Provider=offline AgentBus__Llm__Offline__Latency=00:00:00
 worker=$started
@@ -242,6 +243,15 @@ peak=0
 sample_rss $worker "${bench[@]}" jobs --api "http://127.0.0.1:$api_port" --key $key --jobs $jobs --runs $runs >>"$raw"
 rss_load[worker]=$peak
 rss_load[gpu-agent]=$(rss $gpu)
+echo "[${SECONDS}s] Latencies a person feels, $latency_jobs jobs in flight, zero model latency"
+"${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs $runs --label zero >>"$raw"
+# With a 2 s model call, as many stages at once as jobs in flight would want (the work is waiting).
+stop $worker
+echo "[${SECONDS}s] Latencies a person feels, $latency_jobs jobs in flight, 2 s model latency"
+start_service $worker_port src/AgentBus.Worker AgentBus.Worker "${jobs_env[@]}" AgentBus__Llm__Provider=offline AgentBus__Llm__Offline__Latency=00:00:02 \
+  AgentBus__Worker__Concurrency=64
+worker=$started
+"${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs 1 --label 2s >>"$raw"
 stop $gpu $worker $api
 
 # ------------------------------------------------------------------ AppHost start to all-ready (fixed ports: only when free)
@@ -292,6 +302,8 @@ json.dump({
     "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/jobs/<id>   (BENCH_RATE=$rate paced, 0 max)",
     "wrk $wrk_args -d${duration}s -s bench/wrk/request.lua http://127.0.0.1:$api_port/api/projects   (BENCH_BODY=<project json>)",
     "AgentBus.Bench jobs --jobs $jobs --runs $runs   (api + worker + gpu-agent, AgentBus__Llm__Offline__Latency=00:00:00)",
+    "AgentBus.Bench latency --jobs $latency_jobs --runs $runs --label zero   (the same services)",
+    "AgentBus.Bench latency --jobs $latency_jobs --runs 1 --label 2s   (worker with AgentBus__Llm__Offline__Latency=00:00:02, AgentBus__Worker__Concurrency=64)",
     "dotnet run --project src/AgentBus.AppHost -c Release --launch-profile http   (until :8000-8002/health/ready answer)",
   ],
   "notes": "bench/analysis.md",

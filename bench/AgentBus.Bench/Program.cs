@@ -19,12 +19,15 @@ switch (options.Command)
     case "jobs":
         await BenchResults.PrintAsync(await JobsPerMinuteBench.RunAsync(options, schedule), schedule);
         break;
+    case "latency":
+        await BenchResults.PrintAsync(await LatencyBench.RunAsync(options, schedule), schedule);
+        break;
     case "ceiling":
     case "otlp-sink":
         await CeilingServer.RunAsync(options);
         break;
     default:
-        Console.Error.WriteLine("usage: AgentBus.Bench dispatch|redis|hangfire|jobs|ceiling|otlp-sink [--tasks N] [--concurrency C] [--runs R] [--warmup W] [--max-warmup X] [--port P] [--api URL] [--key K] [--jobs M]");
+        Console.Error.WriteLine("usage: AgentBus.Bench dispatch|redis|hangfire|jobs|latency|ceiling|otlp-sink [--tasks N] [--concurrency C] [--runs R] [--warmup W] [--max-warmup X] [--port P] [--api URL] [--key K] [--jobs M] [--storage postgres|redis] [--label L]");
         return 2;
 }
 return 0;

@@ -43,7 +43,7 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
 fi
 echo "Building (Release)..."
-for p in src/AgentBus.Api src/AgentBus.Worker src/AgentBus.GpuAgent bench/AgentBus.Bench src/AgentBus.AppHost; do
+for p in src/AgentBus.Migrations src/AgentBus.Api src/AgentBus.Worker src/AgentBus.GpuAgent bench/AgentBus.Bench src/AgentBus.AppHost; do
   dotnet build "$p" -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
 done
 dll() { echo "$root/$1/bin/Release/net10.0/$2.dll"; }
@@ -61,7 +61,8 @@ raw=$work/raw.jsonl
 pids=()
 # SIGTERM: background jobs of a script ignore SIGINT. Services shut down gracefully on it.
 stop() { local p; for p in "$@"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done; }
-cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
+# Newest first: Postgres ends on SIGTERM only once its clients have gone.
+cleanup() { local i; for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[i]}"; done; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -83,6 +84,17 @@ for _ in $(seq 100); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p $pg_port && brea
 psql=("$pg_bin/psql" -h 127.0.0.1 -p $pg_port -U postgres -X -q)
 "${psql[@]}" -c "CREATE DATABASE agentbus" -c "CREATE DATABASE agentbus_jobs"
 pg() { echo "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=$1;Maximum Pool Size=100"; }
+# The services never migrate: the one-shot migrations resource does, as in the AppHost. It also makes
+# the app and monitoring roles; the services here still log in as the administrator (the roles'
+# grants change nothing measured, and the in-process Hangfire peer creates its own schema).
+role_password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")
+for database in agentbus agentbus_jobs; do
+  env "ConnectionStrings__agentbus=$(pg $database)" \
+    "ConnectionStrings__agentbus-app=Host=127.0.0.1;Port=$pg_port;Username=agentbus_app;Password=$role_password;Database=$database" \
+    "ConnectionStrings__agentbus-monitor=Host=127.0.0.1;Port=$pg_port;Username=agentbus_monitor;Password=$role_password;Database=$database" \
+    dotnet "$(dll src/AgentBus.Migrations AgentBus.Migrations)" >>"$work/migrations.log" 2>&1 \
+    || { tail -n 20 "$work/migrations.log" >&2; exit 1; }
+done
 export ConnectionStrings__agentbus ConnectionStrings__redis
 ConnectionStrings__agentbus=$(pg agentbus)
 ConnectionStrings__redis="127.0.0.1:$redis_port"
@@ -194,7 +206,8 @@ api=$started
 start_service $api_off_port src/AgentBus.Api AgentBus.Api AgentBus__Telemetry__Enabled=false
 api_off=$started
 # The two variants must differ in fact: /metrics exists only with telemetry on.
-metrics_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/metrics"; }
+# With the key: a path no endpoint maps answers 404 only to a caller (401 to anyone else).
+metrics_status() { curl -s -o /dev/null -w '%{http_code}' -H "X-Api-Key: $key" "http://127.0.0.1:$1/metrics"; }
 [[ $(metrics_status $api_port) == 200 ]] || { echo "telemetry on, but /metrics does not answer 200" >&2; exit 1; }
 [[ $(metrics_status $api_off_port) == 404 ]] || { echo "telemetry off, but /metrics still answers" >&2; exit 1; }
 sleep 5
@@ -244,14 +257,14 @@ sample_rss $worker "${bench[@]}" jobs --api "http://127.0.0.1:$api_port" --key $
 rss_load[worker]=$peak
 rss_load[gpu-agent]=$(rss $gpu)
 echo "[${SECONDS}s] Latencies a person feels, $latency_jobs jobs in flight, zero model latency"
-"${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs $runs --label zero >>"$raw"
+env "${jobs_env[@]}" "${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs $runs --label zero >>"$raw"
 # With a 2 s model call, as many stages at once as jobs in flight would want (the work is waiting).
 stop $worker
 echo "[${SECONDS}s] Latencies a person feels, $latency_jobs jobs in flight, 2 s model latency"
 start_service $worker_port src/AgentBus.Worker AgentBus.Worker "${jobs_env[@]}" AgentBus__Llm__Provider=offline AgentBus__Llm__Offline__Latency=00:00:02 \
   AgentBus__Worker__Concurrency=64
 worker=$started
-"${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs 1 --label 2s >>"$raw"
+env "${jobs_env[@]}" "${bench[@]}" latency --api "http://127.0.0.1:$api_port" --key $key --jobs $latency_jobs --runs 1 --label 2s >>"$raw"
 stop $gpu $worker $api
 
 # ------------------------------------------------------------------ AppHost start to all-ready (fixed ports: only when free)

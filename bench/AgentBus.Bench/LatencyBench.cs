@@ -111,6 +111,10 @@ public static class LatencyBench
                 (stages.TryGetValue(job, out var byStage) ? byStage : stages[job] = [])[reader.GetString(1)] = (reader.GetDateTime(2), reader.GetDateTime(3));
             }
         }
+        if (stages.Count != jobs.Length)
+        {
+            throw new InvalidOperationException($"stage_runs holds {stages.Count} of the {jobs.Length} jobs: ConnectionStrings__agentbus must name the services' database");
+        }
         foreach (var (job, byStage) in stages)
         {
             var (submitted, approved) = samples.Sent[job];
@@ -128,7 +132,11 @@ public static class LatencyBench
         public static Percentiles Of(IReadOnlyCollection<double> values)
         {
             var sorted = values.Order().ToArray();
-            double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+            if (sorted.Length == 0)
+            {
+                throw new InvalidOperationException("no samples");
+            }
+            double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
             return new(At(0.50), At(0.95), At(0.99), sorted.Length);
         }
     }

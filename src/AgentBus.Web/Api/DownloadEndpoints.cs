@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using AgentBus.Client;
 
 namespace AgentBus.Web.Api;
 
@@ -12,7 +13,7 @@ public static partial class DownloadEndpoints
     {
         var group = app.MapGroup("/download/jobs/{jobId:guid}").RequireAuthorization();
         group.MapGet("/artifacts.zip", (Guid jobId, AgentBusApi api, HttpContext context) =>
-            api.CopyDownloadAsync($"/api/jobs/{jobId}/artifacts.zip", context, context.RequestAborted));
+            CopyAsync(api, $"/api/jobs/{jobId}/artifacts.zip", context));
         group.MapGet("/artifacts/{type}", async (Guid jobId, string type, int? version, AgentBusApi api, HttpContext context) =>
         {
             if (!ArtifactType().IsMatch(type))
@@ -28,6 +29,21 @@ public static partial class DownloadEndpoints
             return Results.File(System.Text.Encoding.UTF8.GetBytes(found.Content), found.ContentType, $"{found.Type}-v{found.Version}.{extension}");
         });
         return app;
+    }
+
+    /// <summary>Streams a download from the api to the response, with its status and file headers.</summary>
+    private static async Task CopyAsync(AgentBusApi api, string path, HttpContext context)
+    {
+        using var response = await api.OpenAsync(path, context.RequestAborted);
+        context.Response.StatusCode = (int)response.StatusCode;
+        foreach (var header in new[] { "Content-Type", "Content-Disposition" })
+        {
+            if (response.Content.Headers.TryGetValues(header, out var values))
+            {
+                context.Response.Headers[header] = values.ToArray();
+            }
+        }
+        await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
     }
 
     [GeneratedRegex("^[a-z_]{1,40}$")]

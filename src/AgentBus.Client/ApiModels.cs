@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace AgentBus.Client;
 
@@ -20,6 +21,7 @@ public sealed record Job(Guid JobId, Guid ProjectId, string Status, string? Stag
 public sealed record JobEvent(Guid JobId, int Seq, string Type, string? Stage, JsonElement Data, DateTimeOffset CreatedAt)
 {
     /// <summary>Who acted (key:&lt;id&gt;, jwt:&lt;sub&gt;), for the operator actions that record it.</summary>
+    [JsonIgnore]
     public string? By => Data.ValueKind == JsonValueKind.Object && Data.TryGetProperty("by", out var by) && by.ValueKind == JsonValueKind.String ? by.GetString() : null;
 
     /// <summary>A text field of the event's data (notes, reason, error), when it has one.</summary>

@@ -20,7 +20,7 @@ public static partial class DownloadEndpoints
             {
                 return Results.NotFound();
             }
-            var artifact = await api.GetArtifactAsync(jobId, type, version, context.RequestAborted);
+            var artifact = await api.With(new PrincipalCredential(context.User)).GetArtifactAsync(jobId, type, version, context.RequestAborted);
             if (artifact.Value is not { } found)
             {
                 return Results.Problem(statusCode: (int)artifact.Problem!.Status, detail: artifact.Problem.Message);
@@ -34,7 +34,8 @@ public static partial class DownloadEndpoints
     /// <summary>Streams a download from the api to the response, with its status and file headers.</summary>
     private static async Task CopyAsync(AgentBusApi api, string path, HttpContext context)
     {
-        using var response = await api.OpenAsync(path, context.RequestAborted);
+        // The request's own user: an endpoint, not a page, so no circuit's authentication state.
+        using var response = await api.With(new PrincipalCredential(context.User)).OpenAsync(path, context.RequestAborted);
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var header in new[] { "Content-Type", "Content-Disposition" })
         {

@@ -32,7 +32,9 @@ public sealed class CliSession : IDisposable
     {
         var env = console.Environment;
         var stored = CliConfig.Load(console.ConfigDirectory);
-        var url = env.GetValueOrDefault("AGENTBUS_API_URL") is { Length: > 0 } u ? u : stored?.ApiUrl;
+        var fromEnvironment = env.GetValueOrDefault("AGENTBUS_API_KEY") is { Length: > 0 } || env.GetValueOrDefault("AGENTBUS_TOKEN") is { Length: > 0 };
+        // ./run.sh's AGENTBUS_API_KEY alone is enough on the machine that runs it.
+        var url = env.GetValueOrDefault("AGENTBUS_API_URL") is { Length: > 0 } u ? u : stored?.ApiUrl ?? (fromEnvironment ? SessionCommands.DefaultUrl : null);
         IApiCredential? credential =
             env.GetValueOrDefault("AGENTBUS_API_KEY") is { Length: > 0 } key ? new StaticCredential(key, IsBearerToken: false)
             : env.GetValueOrDefault("AGENTBUS_TOKEN") is { Length: > 0 } token ? new StaticCredential(token, IsBearerToken: true)

@@ -27,13 +27,26 @@ public sealed class CliConsole
     private IAnsiConsole? _ansi;
 
     /// <summary>Tables and live progress, on <see cref="Out"/>; plain (no colour, no cursor moves) unless interactive.</summary>
-    public IAnsiConsole Ansi => _ansi ??= AnsiConsole.Create(new AnsiConsoleSettings
+    public IAnsiConsole Ansi => _ansi ??= CreateAnsi();
+
+    private IAnsiConsole CreateAnsi()
     {
-        Out = new AnsiConsoleOutput(Out),
-        Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
-        ColorSystem = Interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
-    });
+        var ansi = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Out),
+            Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = Interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (!Interactive)
+        {
+            ansi.Profile.Width = PipedWidth;   // a pipe has no width: 80 would cut the tables' cells
+        }
+        return ansi;
+    }
+
+    /// <summary>How wide tables may be when the output is not a terminal.</summary>
+    public const int PipedWidth = 250;
 
     /// <summary>The process's own console.</summary>
     public static CliConsole System() => new()

@@ -40,7 +40,7 @@ public static class Output
     /// <summary>A job's stages as a table: what `status` prints and `watch` keeps current.</summary>
     public static Table Stages(Job job)
     {
-        var table = new Table().Border(TableBorder.Simple).Title(new TableTitle($"job {job.JobId}: {job.Status}"));
+        var table = new Table().Border(TableBorder.Simple).Title(new TableTitle(Markup.Escape($"job {job.JobId}: {job.Status}")));
         foreach (var column in new[] { "STAGE", "AGENT", "STATUS", "ATTEMPTS", "STARTED", "COMPLETED" })
         {
             table.AddColumn(new TableColumn(column).NoWrap());

@@ -138,6 +138,37 @@ public sealed partial class CliTests(AppHostFixture fixture)
         (await admin.ActAsync(jobId, "cancel")).Dispose();
     }
 
+    [Fact]
+    public async Task Reads_print_a_table_for_people_and_the_api_s_json_for_scripts()
+    {
+        using var api = fixture.Api();
+        var (_, jobId) = await api.CreateProjectAsync("CLI reads");
+        using var cli = new CliRun(ApiUrl, fixture.AdminApiKey);
+
+        var status = await cli.RunAsync(["status", jobId.ToString()]);
+        Assert.True(status.ExitCode == ExitCodes.Ok, status.ToString());
+        Assert.Contains($"job {jobId}: ", status.Out, StringComparison.Ordinal);
+        Assert.Contains(status.Lines, l => Regex.IsMatch(l, @"^prd\s+prd_agent\s+\w+"));
+        Assert.Contains(status.Lines, l => Regex.IsMatch(l, @"^delivery\s+delivery_agent\s+pending"));
+        var table = await cli.RunAsync(["jobs", "--search", "CLI reads"]);
+        Assert.Contains(table.Lines, l => l.StartsWith($"{jobId} ", StringComparison.Ordinal) && l.Contains("CLI reads", StringComparison.Ordinal));
+
+        var json = await cli.RunAsync(["jobs", "--search", "CLI reads", "--json"]);
+        Assert.Contains(JsonSerializer.Deserialize<JsonElement>(json.Out).GetProperty("items").EnumerateArray(), j => j.GetProperty("job_id").GetGuid() == jobId);
+        var usage = await cli.RunAsync(["usage", jobId.ToString(), "--json"]);
+        Assert.True(usage.ExitCode == ExitCodes.Ok, usage.ToString());
+        Assert.True(JsonSerializer.Deserialize<JsonElement>(usage.Out).TryGetProperty("by_agent", out _), usage.Out);
+
+        var created = JsonSerializer.Deserialize<JsonElement>((await cli.RunAsync(["keys", "create", "CLI reads", "--role", "viewer", "--json"])).Out);
+        var keyId = created.GetProperty("id").GetGuid();
+        Assert.Equal(ExitCodes.Ok, (await cli.RunAsync(["keys", "revoke", keyId.ToString()])).ExitCode);
+        var keys = await cli.RunAsync(["keys", "list", "--json"]);
+        var listed = JsonSerializer.Deserialize<JsonElement>(keys.Out).GetProperty("items").EnumerateArray().Single(k => k.GetProperty("id").GetGuid() == keyId);
+        Assert.Equal(JsonValueKind.String, listed.GetProperty("revoked_at").ValueKind);
+        Assert.DoesNotContain(created.GetProperty("key").GetString()!, keys.Out, StringComparison.Ordinal);
+        (await api.ActAsync(jobId, "cancel")).Dispose();
+    }
+
     [GeneratedRegex(@"GET /api/jobs/[0-9a-f-]+/events HTTP/1\.1\r\n(?:[^\r\n]+\r\n)*?Last-Event-ID: (\d+)\r\n", RegexOptions.IgnoreCase)]
     private static partial Regex LastEventId();
 }

@@ -1,3 +1,4 @@
+using AgentBus.Client;
 using AgentBus.Web.Api;
 using AgentBus.Web.Components;
 using AgentBus.Web.Health;
@@ -25,12 +26,13 @@ builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddSingleton<MarkdownRenderer>();
 
 // Calls retry only when safe: a retried POST could start a second paid job.
-builder.Services.AddHttpClient<AgentBusApi>(http => http.BaseAddress = new Uri(AgentBusApi.BaseAddress))
+builder.Services.AddScoped<IApiCredential, SignedInCredential>();
+builder.Services.AddHttpClient<AgentBusApi>(http => http.BaseAddress = new Uri(PrincipalCalls.BaseAddress))
     .RemoveAllResilienceHandlers()
     .AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods());
 builder.Services.AddHttpClient<JobEventsClient>(http =>
 {
-    http.BaseAddress = new Uri(AgentBusApi.BaseAddress);
+    http.BaseAddress = new Uri(PrincipalCalls.BaseAddress);
     http.Timeout = Timeout.InfiniteTimeSpan;
 }).RemoveAllResilienceHandlers();
 

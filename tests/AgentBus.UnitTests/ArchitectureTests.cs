@@ -42,6 +42,21 @@ public sealed partial class ArchitectureTests
     }
 
     [Fact]
+    public void The_api_clients_link_no_server_side_of_agent_bus()
+    {
+        // AgentBus.Client is what the web app and the CLI share: a client of the api over HTTP only.
+        Assert.Empty(XDocument.Load(Path.Combine(Src, "AgentBus.Client", "AgentBus.Client.csproj")).Descendants("ProjectReference"));
+        var cli = XDocument.Load(Path.Combine(Src, "AgentBus.Cli", "AgentBus.Cli.csproj"));
+        Assert.Equal([@"..\AgentBus.Client\AgentBus.Client.csproj"], cli.Descendants("ProjectReference").Select(r => (string?)r.Attribute("Include")));
+        using var assets = JsonDocument.Parse(File.ReadAllText(Path.Combine(Src, "AgentBus.Cli", "obj", "project.assets.json")));
+        var libraries = assets.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name.Split('/')[0]).ToList();
+        Assert.Contains("AgentBus.Client", libraries);
+        string[] forbidden = ["AgentBus.Jobs", "AgentBus.Execution", "AgentBus.ServiceDefaults", "Npgsql", "StackExchange.Redis", "Microsoft.AspNetCore"];
+        Assert.DoesNotContain(libraries, l => forbidden.Any(f => l.StartsWith(f, StringComparison.OrdinalIgnoreCase)));
+        Assert.DoesNotContain("Microsoft.AspNetCore.App", assets.RootElement.GetProperty("project").GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ServiceDefaults_references_no_project_of_the_solution()
     {
         var project = XDocument.Load(Path.Combine(Src, "AgentBus.ServiceDefaults", "AgentBus.ServiceDefaults.csproj"));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using AgentBus.Client;
 using AgentBus.Web.Api;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;

@@ -1,33 +1,36 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using System.Security.Claims;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 
-namespace AgentBus.Web.Api;
+namespace AgentBus.Client;
 
 /// <summary>
-/// The api's event streams, read for a page that updates live: a job's events (GET
-/// /api/jobs/{id}/events, resumed with Last-Event-ID after a dropped connection, so nothing is
-/// missed or seen twice) and every job's live events (GET /api/events). No polling: the page
-/// waits on the stream. Its HttpClient has no timeout and no retry pipeline: a stream is long.
+/// The api's event streams, read by a client that follows jobs live (a page, `agentbus watch`): a
+/// job's events (GET /api/jobs/{id}/events, resumed with Last-Event-ID after a dropped connection,
+/// so nothing is missed or seen twice) and every job's live events (GET /api/events). No polling:
+/// the client waits on the stream. Its HttpClient has no timeout and no retry pipeline: a stream is long.
 /// </summary>
-public sealed class JobEventsClient(HttpClient http, ILogger<JobEventsClient> logger)
+public sealed class JobEventsClient(HttpClient http, IApiCredential credential, ILogger<JobEventsClient> logger)
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(10);
 
     /// <summary>The job's events after <paramref name="lastSeq"/>, in order, until the job ends or <paramref name="ct"/> fires.</summary>
-    public IAsyncEnumerable<JobEvent> ReadJobAsync(ClaimsPrincipal user, Guid jobId, int lastSeq, CancellationToken ct) =>
-        ReadAsync(user, $"/api/jobs/{jobId}/events", lastSeq, endsWithJob: true, ct);
+    public IAsyncEnumerable<JobEvent> ReadJobAsync(Guid jobId, int lastSeq, CancellationToken ct) =>
+        ReadAsync($"/api/jobs/{jobId}/events", lastSeq, endsWithJob: true, ct);
 
     /// <summary>Every job's events as they happen, until <paramref name="ct"/> fires; reconnects after a drop.</summary>
-    public IAsyncEnumerable<JobEvent> ReadAllAsync(ClaimsPrincipal user, CancellationToken ct) =>
-        ReadAsync(user, "/api/events", null, endsWithJob: false, ct);
+    public IAsyncEnumerable<JobEvent> ReadAllAsync(CancellationToken ct) =>
+        ReadAsync("/api/events", null, endsWithJob: false, ct);
+
+    /// <summary>The same streams read with another credential.</summary>
+    public JobEventsClient With(IApiCredential other) => new(http, other, logger);
 
     /// <summary>The events after which the api ends a job's stream (a failed job may be resumed: the page reads again then).</summary>
     public static bool EndsStream(string type) => type is "job_completed" or "job_failed" or "job_rejected" or "job_canceled";
 
-    private async IAsyncEnumerable<JobEvent> ReadAsync(ClaimsPrincipal user, string path, int? lastSeq, bool endsWithJob,
+    private async IAsyncEnumerable<JobEvent> ReadAsync(string path, int? lastSeq, bool endsWithJob,
         [EnumeratorCancellation] CancellationToken ct)
     {
         var retry = FirstRetry;
@@ -38,7 +41,7 @@ public sealed class JobEventsClient(HttpClient http, ILogger<JobEventsClient> lo
             try
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                ApiCredentials.Apply(user, request);
+                await credential.ApplyAsync(request, ct);
                 if (lastSeq is { } last)
                 {
                     request.Headers.Add("Last-Event-ID", last.ToString(System.Globalization.CultureInfo.InvariantCulture));

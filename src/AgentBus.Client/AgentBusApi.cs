@@ -1,27 +1,33 @@
-using System.Security.Claims;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Components.Authorization;
 
-namespace AgentBus.Web.Api;
+namespace AgentBus.Client;
 
 /// <summary>
-/// The api as the pages use it, called with the signed-in person's own credential: the api
-/// authorizes every call as it would a script's. Found through service discovery ("api").
+/// The api's calls, typed, each with <paramref name="credential"/> (the signed-in person's in the
+/// web app, the stored login in the CLI): the api authorizes every call as it would a script's. A
+/// refusal or an api that does not answer comes back as an <see cref="ApiProblem"/>, never thrown.
 /// </summary>
-public sealed class AgentBusApi(HttpClient http, AuthenticationStateProvider authentication)
+public sealed class AgentBusApi(HttpClient http, IApiCredential credential)
 {
-    public const string BaseAddress = "https+http://api";
-
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    /// <summary>Who a credential belongs to; used at sign-in, before there is a user.</summary>
-    public async Task<ApiResult<Me>> WhoIsAsync(ClaimsPrincipal candidate, CancellationToken ct) =>
-        await SendAsync<Me>(HttpMethod.Get, "/api/me", null, candidate, ct);
+    /// <summary>The job actions and the text each takes (null: none).</summary>
+    public static readonly IReadOnlyDictionary<string, string?> Actions = new Dictionary<string, string?>
+    {
+        ["approve"] = "notes", ["request-changes"] = "notes", ["reject"] = "reason", ["cancel"] = "reason", ["resume"] = null,
+    };
+
+    /// <summary>The same api called with another credential (a sign-in's candidate).</summary>
+    public AgentBusApi With(IApiCredential other) => new(http, other);
+
+    /// <summary>Who the credential belongs to, and its role.</summary>
+    public Task<ApiResult<Me>> WhoAmIAsync(CancellationToken ct) => GetAsync<Me>("/api/me", ct);
 
     public Task<ApiResult<JobList>> ListJobsAsync(string? status, string? text, Guid? before, int limit, CancellationToken ct) =>
         GetAsync<JobList>($"/api/jobs?limit={limit}{Query("status", status)}{Query("q", text)}{Query("before", before?.ToString())}", ct);
@@ -53,16 +59,18 @@ public sealed class AgentBusApi(HttpClient http, AuthenticationStateProvider aut
         PostAsync<ProjectCreated>($"/api/projects/{projectId}/jobs", new { }, ct);
 
     public Task<ApiResult<JsonElement>> SetBudgetAsync(Guid projectId, decimal? budgetUsd, CancellationToken ct) =>
-        SendAsync<JsonElement>(HttpMethod.Patch, $"/api/projects/{projectId}", new { budget_usd = budgetUsd }, null, ct);
+        SendAsync<JsonElement>(HttpMethod.Patch, $"/api/projects/{projectId}", new { budget_usd = budgetUsd }, ct);
 
-    /// <summary>approve (notes), request-changes (notes), reject (reason), cancel (reason), resume.</summary>
-    public Task<ApiResult<JsonElement>> ActAsync(Guid jobId, string action, string? text, CancellationToken ct) => action switch
+    /// <summary>approve (notes), request-changes (notes), reject (reason), cancel (reason), resume: see <see cref="Actions"/>.</summary>
+    public Task<ApiResult<JobTransition>> ActAsync(Guid jobId, string action, string? text, CancellationToken ct)
     {
-        "approve" or "request-changes" => PostAsync<JsonElement>($"/api/jobs/{jobId}/{action}", new { notes = text }, ct),
-        "reject" or "cancel" => PostAsync<JsonElement>($"/api/jobs/{jobId}/{action}", new { reason = text }, ct),
-        "resume" => PostAsync<JsonElement>($"/api/jobs/{jobId}/resume", new { }, ct),
-        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "not a job action"),
-    };
+        if (!Actions.TryGetValue(action, out var field))
+        {
+            throw new ArgumentOutOfRangeException(nameof(action), action, "not a job action");
+        }
+        object body = field is null ? new { } : new Dictionary<string, string?> { [field] = text };
+        return PostAsync<JobTransition>($"/api/jobs/{jobId}/{action}", body, ct);
+    }
 
     public Task<ApiResult<KeyList>> ListKeysAsync(CancellationToken ct) => GetAsync<KeyList>("/api/keys?limit=100", ct);
 
@@ -70,39 +78,29 @@ public sealed class AgentBusApi(HttpClient http, AuthenticationStateProvider aut
         PostAsync<KeyCreated>("/api/keys", new { name, role }, ct);
 
     public Task<ApiResult<JsonElement>> RevokeKeyAsync(Guid keyId, CancellationToken ct) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, $"/api/keys/{keyId}", null, null, ct);
+        SendAsync<JsonElement>(HttpMethod.Delete, $"/api/keys/{keyId}", null, ct);
 
     public Task<ApiResult<DeadLetterList>> ListDeadLettersAsync(CancellationToken ct) => GetAsync<DeadLetterList>("/api/dead-letters", ct);
 
     public Task<ApiResult<JsonElement>> RequeueAsync(string queue, string entryId, CancellationToken ct) =>
         PostAsync<JsonElement>($"/api/dead-letters/{Uri.EscapeDataString(queue)}/{Uri.EscapeDataString(entryId)}/requeue", new { }, ct);
 
-    /// <summary>Streams a download (an artifact, the zip) from the api to <paramref name="context"/>'s response.</summary>
-    public async Task CopyDownloadAsync(string path, HttpContext context, CancellationToken ct)
+    /// <summary>A download (an artifact, the zip) with its headers read and its body still to stream; the caller disposes it.</summary>
+    public async Task<HttpResponseMessage> OpenAsync(string path, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        ApiCredentials.Apply(context.User, request);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        context.Response.StatusCode = (int)response.StatusCode;
-        foreach (var header in new[] { "Content-Type", "Content-Disposition" })
-        {
-            if (response.Content.Headers.TryGetValues(header, out var values))
-            {
-                context.Response.Headers[header] = values.ToArray();
-            }
-        }
-        await response.Content.CopyToAsync(context.Response.Body, ct);
+        await credential.ApplyAsync(request, ct);
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
     }
 
-    private Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, null, ct);
+    private Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, ct);
 
-    private Task<ApiResult<T>> PostAsync<T>(string path, object body, CancellationToken ct) => SendAsync<T>(HttpMethod.Post, path, body, null, ct);
+    private Task<ApiResult<T>> PostAsync<T>(string path, object body, CancellationToken ct) => SendAsync<T>(HttpMethod.Post, path, body, ct);
 
-    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body, ClaimsPrincipal? user, CancellationToken ct)
+    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
     {
-        user ??= (await authentication.GetAuthenticationStateAsync()).User;
         using var request = new HttpRequestMessage(method, path);
-        ApiCredentials.Apply(user, request);
+        await credential.ApplyAsync(request, ct);
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, options: Json);

@@ -1,9 +1,10 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
-namespace AgentBus.Web.Api;
+namespace AgentBus.Client;
 
-// What the api answers, as this app reads it (snake_case on the wire). The api's OpenAPI document
-// (/openapi/v1.json) is the reference; fields the pages do not show are left out.
+// What the api answers, as its clients read it (snake_case on the wire). The api's OpenAPI document
+// (/openapi/v1.json) is the reference; fields no client shows are left out.
 public sealed record Me(string Caller, string Role);
 
 public sealed record JobListItem(Guid JobId, Guid ProjectId, string ProjectName, string Status, string? Stage, decimal? CostUsd,
@@ -20,6 +21,7 @@ public sealed record Job(Guid JobId, Guid ProjectId, string Status, string? Stag
 public sealed record JobEvent(Guid JobId, int Seq, string Type, string? Stage, JsonElement Data, DateTimeOffset CreatedAt)
 {
     /// <summary>Who acted (key:&lt;id&gt;, jwt:&lt;sub&gt;), for the operator actions that record it.</summary>
+    [JsonIgnore]
     public string? By => Data.ValueKind == JsonValueKind.Object && Data.TryGetProperty("by", out var by) && by.ValueKind == JsonValueKind.String ? by.GetString() : null;
 
     /// <summary>A text field of the event's data (notes, reason, error), when it has one.</summary>
@@ -37,9 +39,9 @@ public sealed record ArtifactListItem(string Type, int Version, string ContentTy
 public sealed record Artifact(string Type, int Version, string Content, string ContentType, DateTime CreatedAt);
 
 public sealed record UsageLine(string? AgentType, string? Provider, string? Model, long Calls, long InputTokens, long OutputTokens,
-    decimal? CostUsd, long UnpricedCalls);
+    decimal? CostUsd, long UnpricedCalls, long CacheReadTokens = 0, long CacheWriteTokens = 0);
 public sealed record Usage(long InputTokens, long OutputTokens, long Calls, decimal? CostUsd, decimal KnownCostUsd, long UnpricedCalls,
-    decimal? BudgetUsd, IReadOnlyList<UsageLine> ByAgent, IReadOnlyList<UsageLine> ByModel);
+    decimal? BudgetUsd, IReadOnlyList<UsageLine> ByAgent, IReadOnlyList<UsageLine> ByModel, long CacheReadTokens = 0, long CacheWriteTokens = 0);
 
 public sealed record KeyCreated(Guid Id, string Name, string Role, string Prefix, string Key, DateTime CreatedAt);
 public sealed record KeyListItem(Guid Id, string Name, string Role, string Prefix, DateTime CreatedAt, string CreatedBy, DateTime? RevokedAt, DateTime? LastUsedAt);
@@ -47,3 +49,6 @@ public sealed record KeyList(IReadOnlyList<KeyListItem> Items, long Total, int L
 
 public sealed record DeadLetter(string Queue, string EntryId, Guid? JobId, Guid? ProjectId, string? Stage, string? Error, DateTimeOffset? DeadLetteredAt);
 public sealed record DeadLetterList(IReadOnlyList<DeadLetter> Items);
+
+/// <summary>A job action's answer: the job's status after it.</summary>
+public sealed record JobTransition(Guid JobId, string Status);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 
-namespace AgentBus.Web.Api;
+namespace AgentBus.Client;
 
 /// <summary>
 /// What the api said when it refused a call (its problem+json): the status, one plain sentence

@@ -25,16 +25,12 @@ public static class WebhookAddresses
     /// <summary>Whether <paramref name="address"/> is one a webhook must not reach by default.</summary>
     public static bool IsPrivate(IPAddress address)
     {
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        // IPNetwork.Contains judges an IPv4-mapped address (::ffff:a.b.c.d) by its IPv4 part;
+        // NAT64 and IPv4-compatible forms it does not, so they are unwrapped here.
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && (Nat64.Contains(address)
+            || (V4Compatible.Contains(address) && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.IPv6Loopback))))
         {
-            if (address.IsIPv4MappedToIPv6)
-            {
-                return IsPrivate(address.MapToIPv4());
-            }
-            if (Nat64.Contains(address) || (V4Compatible.Contains(address) && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.IPv6Loopback)))
-            {
-                return IsPrivate(new IPAddress(address.GetAddressBytes()[12..]));
-            }
+            return IsPrivate(new IPAddress(address.GetAddressBytes()[12..]));
         }
         return Blocked.Any(n => n.Contains(address));
     }

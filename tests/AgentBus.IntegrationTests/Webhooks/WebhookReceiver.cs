@@ -29,6 +29,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public ConcurrentQueue<Received> Requests { get; } = new();
     public int FailFirst { get; set; }
     public bool Failing { get; set; }
+    /// <summary>How long a failing answer takes: long enough that a sender killed meanwhile dies mid-send.</summary>
+    public TimeSpan FailAfter { get; set; }
     public Uri Url { get; private set; } = null!;
 
     private WebhookReceiver(WebApplication app, string secret) =>
@@ -65,6 +67,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
         var fresh = Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - timestamp) <= 300;
         var status = !valid || !fresh ? StatusCodes.Status401Unauthorized
             : Failing || Interlocked.Increment(ref _seen) <= FailFirst ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
+        if (status == StatusCodes.Status500InternalServerError)
+        {
+            await Task.Delay(FailAfter);
+        }
         Requests.Enqueue(new Received(id, timestamp, body, valid, fresh, status));
         context.Response.StatusCode = status;
     }

@@ -69,8 +69,7 @@ public sealed partial class WebhookDispatcher(WebhookStore store, IHttpClientFac
             // Cut short by shutdown, not the receiver's fault: the lease brings the row back.
             return;
         }
-        var tooLarge = outcome == DeliveryStatus.Dead;
-        if (tooLarge || _options.Schedule.GivesUp(DateTime.UtcNow - delivery.FirstAttemptAt))
+        if (outcome == DeliveryStatus.Dead || _options.Schedule.GivesUp(DateTime.UtcNow - delivery.FirstAttemptAt))
         {
             await store.RecordAsync(delivery, DeliveryStatus.Dead, statusCode, error, null, CancellationToken.None);
             Count(delivery, "dead");
@@ -83,7 +82,7 @@ public sealed partial class WebhookDispatcher(WebhookStore store, IHttpClientFac
         LogRetrying(delivery.Id, delivery.Event, delivery.Attempts, retryIn.TotalSeconds, error ?? "");
     }
 
-    /// <summary>One attempt: delivered, failed_retrying, refused (the address), or dead (the body is too large to ever send).</summary>
+    /// <summary>One attempt: delivered, failed_retrying, refused (the address), or dead (it can never be sent: too large, no usable secret).</summary>
     private async Task<(string Outcome, int? StatusCode, string? Error)> SendAsync(ClaimedDelivery delivery, CancellationToken stoppingToken)
     {
         var body = WebhookPayloads.Body(delivery.Format, delivery.Payload, _options.WebBaseUrl);
@@ -91,7 +90,11 @@ public sealed partial class WebhookDispatcher(WebhookStore store, IHttpClientFac
         {
             return (DeliveryStatus.Dead, null, $"body of {body.Length} bytes is over MaxBodyBytes ({_options.MaxBodyBytes})");
         }
-        var key = WebhookSignature.KeyOf(delivery.Secret) ?? throw new InvalidOperationException($"delivery {delivery.Id}: the subscription's secret is malformed");
+        if (WebhookSignature.KeyOf(delivery.Secret) is not { } key)
+        {
+            // The api accepts no such secret; a row edited by hand must not stop the dispatcher.
+            return (DeliveryStatus.Dead, null, "the subscription's secret is malformed");
+        }
         var id = delivery.Id.ToString();
         var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };

@@ -12,7 +12,8 @@ namespace AgentBus.IntegrationTests.Webhooks;
 /// <summary>
 /// A webhook receiver on loopback, written as a subscriber would from docs/webhooks.md (its own
 /// HMAC, not the product's): it checks each request's signature and timestamp, records it, and
-/// answers 500 to the first <see cref="FailFirst"/> requests (or all while <see cref="Failing"/>).
+/// answers 500 to the first <see cref="FailFirst"/> requests of each webhook-id (or all while
+/// <see cref="Failing"/>): counted per id, so another job's delivery cannot take a failure meant for the test's.
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
@@ -24,7 +25,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly byte[] _key;
-    private int _seen;
+    private readonly ConcurrentDictionary<string, int> _seen = new();
 
     public ConcurrentQueue<Received> Requests { get; } = new();
     public int FailFirst { get; set; }
@@ -66,7 +67,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
         // Replay protection: a timestamp more than 5 minutes off is refused.
         var fresh = Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - timestamp) <= 300;
         var status = !valid || !fresh ? StatusCodes.Status401Unauthorized
-            : Failing || Interlocked.Increment(ref _seen) <= FailFirst ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
+            : Failing || _seen.AddOrUpdate(id, 1, (_, n) => n + 1) <= FailFirst ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
         if (status == StatusCodes.Status500InternalServerError)
         {
             await Task.Delay(FailAfter);

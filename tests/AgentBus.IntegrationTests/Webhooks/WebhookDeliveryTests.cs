@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 
 namespace AgentBus.IntegrationTests.Webhooks;
 
@@ -94,6 +96,32 @@ public sealed class WebhookDeliveryTests(AppHostFixture fixture)
                 d => (string?)d["status"] == "delivered", Patience, "the redelivery recorded");
             using var again = await api.Http.PostAsync($"/api/webhooks/{subscription["id"]}/deliveries/{dead["id"]}/redeliver", null);
             await AgentBusClient.ProblemAsync(again, HttpStatusCode.NotFound);
+        }
+        finally
+        {
+            await api.UnsubscribeAsync(subscription);
+        }
+    }
+
+    [Fact]
+    public async Task A_budget_stop_is_delivered_as_budget_stopped_and_not_also_as_job_failed()
+    {
+        using var api = fixture.Api();
+        var secret = WebhookReceiver.NewSecret();
+        await using var receiver = await WebhookReceiver.StartAsync(secret);
+        var subscription = await api.SubscribeAsync(receiver.Url, ["job_failed", "budget_stopped"], secret);
+        try
+        {
+            // No budget at all: the PRD's first model call could pass it, so the job stops at once.
+            using var created = await api.Http.PostAsJsonAsync("/api/projects", new { name = "Webhook budget stop", requirements = SampleRequirements.Clinic, budget_usd = 0m });
+            var jobId = (string)(await created.Content.ReadFromJsonAsync<JsonObject>())!["job_id"]!;
+            await api.WaitForStatusAsync(Guid.Parse(jobId), "failed");
+            var received = await AgentBusAppFixture.EventuallyAsync(() => Task.FromResult(receiver.Requests.Where(r => r.JobId == jobId).ToList()),
+                r => r.Count > 0, Patience, "the budget stop delivered");
+            await Task.Delay(TimeSpan.FromSeconds(1));   // room for a second, wrong delivery to arrive
+            var delivery = Assert.Single(receiver.Requests, r => r.JobId == jobId);
+            Assert.Equal(("budget_stopped", "budget_exceeded"), ((string?)delivery.Json["type"], (string?)delivery.Json["data"]!["error_code"]));
+            Assert.Equal("budget_stopped", (string?)Assert.Single(await api.DeliveriesAsync(subscription), d => (string?)d["job_id"] == jobId)["event"]);
         }
         finally
         {

@@ -22,7 +22,8 @@ internal sealed class ApiDocument : IOpenApiDocumentTransformer
         Every `/api` call needs a caller: an API key in the `X-Api-Key` header (`./run.sh` prints the
         admin key), or a bearer token from the identity provider the api trusts. Roles: viewer reads,
         operator also submits projects and acts on jobs, admin also manages keys and budgets and
-        erases projects (`DELETE /api/projects/{project_id}`, for privacy requests).
+        erases projects (`DELETE /api/projects/{project_id}`, for privacy requests) and subscribes
+        webhooks to job events (`/api/webhooks`: signed deliveries, retried for a day, see docs/webhooks.md).
         Errors are RFC 9457 problem details; follow a job live on `GET /api/jobs/{job_id}/events`.
         """;
 

@@ -5,6 +5,7 @@ using AgentBus.Api.Jobs;
 using AgentBus.Api.Projects;
 using AgentBus.Api.Queues;
 using AgentBus.Api.Security;
+using AgentBus.Api.Webhooks;
 using Scalar.AspNetCore;
 
 const string component = "api";
@@ -60,4 +61,5 @@ app.MapGpuApi();
 app.MapKeysApi();
 app.MapMeApi();
 app.MapDeadLettersApi();
+app.MapWebhooksApi();
 app.Run();

@@ -8,6 +8,7 @@ using AgentBus.Routing;
 using AgentBus.Spend;
 using AgentBus.Store;
 using AgentBus.Telemetry;
+using AgentBus.Webhooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -60,6 +61,9 @@ public static class AgentBusJobsExtensions
         builder.Services.AddSingleton(sp => new ProjectErasure(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>(),
             sp.GetRequiredService<TaskQueue>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProjectErasure>>()));
         builder.Services.AddSingleton<RetentionSweep>();
+        builder.Services.AddSingleton<WebhookStore>();
+        builder.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
+            .Validate(o => o.IsValid, $"{WebhookOptions.Section} has a setting out of range (see WebhookOptions).").ValidateOnStart();
         builder.Services.AddHostedService<OutboxRelay>();
         return builder;
     }

@@ -38,12 +38,12 @@ COUNTERS = """agent_bus_http_requests_total agent_bus_jobs_created_total agent_b
 agent_bus_agent_executions_total agent_bus_agent_llm_calls_total agent_bus_agent_llm_tokens_total
 agent_bus_agent_llm_cost_usd_total agent_bus_agent_llm_cost_unknown_total agent_bus_agent_llm_calls_refused_total
 agent_bus_worker_tasks_processed_total agent_bus_queue_dead_lettered_total agent_bus_errors_total
-agent_bus_gpu_tasks_total""".split()
+agent_bus_gpu_tasks_total agent_bus_webhook_deliveries_total""".split()
 GAUGES = """agent_bus_jobs_active agent_bus_worker_queue_size agent_bus_db_connections_active
 agent_bus_db_connections_max agent_bus_ready agent_bus_gpu_utilization_ratio
 agent_bus_gpu_memory_used_bytes agent_bus_gpu_memory_total_bytes agent_bus_gpu_temperature_celsius
 agent_bus_gpu_power_watts agent_bus_gpu_count agent_bus_agent_llm_spend_today_usd agent_bus_agent_llm_daily_cap_usd
-up target_info pg_database_size_bytes""".split()
+up target_info pg_database_size_bytes agent_bus_webhook_deliveries_pending agent_bus_webhook_oldest_due_seconds""".split()
 HISTOGRAMS = """agent_bus_http_request_duration_seconds agent_bus_job_duration_seconds
 agent_bus_agent_execution_duration_seconds agent_bus_db_query_duration_seconds
 agent_bus_gpu_task_duration_seconds""".split()
@@ -101,6 +101,7 @@ LABELS = {
     "agent_bus_gpu_count": {"node"},
     "agent_bus_gpu_tasks_total": {"node", "gpu", "uuid", "status"},
     "agent_bus_gpu_task_duration_seconds": {"node", "gpu"},
+    "agent_bus_webhook_deliveries_total": {"event", "outcome"},
 }
 
 

@@ -6,6 +6,7 @@ using AgentBus.Jobs;
 using AgentBus.Queue;
 using AgentBus.Routing;
 using AgentBus.Telemetry;
+using AgentBus.Webhooks;
 using Dapper;
 using Npgsql;
 
@@ -208,7 +209,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
 
     /// <summary>
     /// The job rows, the events and the queued stages of the changes in one statement, and the
-    /// queued tasks' outbox rows: one round trip. Returns the outbox rows' ids.
+    /// queued tasks' outbox rows and the events' webhook deliveries: one round trip. Returns the outbox rows' ids.
     /// </summary>
     public static async Task<long[]> WriteAsync(IReadOnlyList<JobChange> changes)
     {
@@ -240,6 +241,12 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
         if (queued.Count > 0)
         {
             batch.Add(Outbox.Insert(queued.Select(q => (q.Queue, q.Task))));
+        }
+        // Webhook deliveries commit with their events (WebhookOutbox says why); no result set.
+        var hooked = events.Where(e => WebhookEvents.IsSource(e.e.Type)).Select(e => (e.JobId, e.e.Seq)).ToList();
+        if (hooked.Count > 0)
+        {
+            batch.Add(WebhookOutbox.Insert(hooked));
         }
         var first = writes[0];
         await using var results = await first.Connection.QueryMultipleAsync(batch.Command(first.Transaction));

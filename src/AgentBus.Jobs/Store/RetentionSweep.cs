@@ -10,7 +10,8 @@ namespace AgentBus.Store;
 /// <summary>
 /// Deletes what a <see cref="RetentionPolicy"/> no longer keeps: events of jobs finished before
 /// the cutoff (never of a job that is unfinished or is being changed), artifact versions below a
-/// later version of their job and type (never the latest), and dead letters by age. Each batch is
+/// later version of their job and type (never the latest), dead letters by age, and webhook
+/// deliveries that ended (delivered or dead) before the cutoff. Each batch is
 /// its own short statement, so a sweep never holds a long transaction or many row locks. One
 /// sweep at a time across replicas: it holds a Postgres advisory lock on its connection, and a
 /// replica that cannot take it skips the sweep.
@@ -44,6 +45,14 @@ public sealed class RetentionSweep(Database db, TaskQueue queue, AgentBusMetrics
         DELETE FROM artifacts a USING doomed d WHERE a.job_id = d.job_id AND a.type = d.type AND a.version = d.version
         """;
 
+    // Pending deliveries always stay: only delivered or dead ones, by when they ended.
+    private const string DeleteDeliveriesSql =
+        """
+        WITH doomed AS (
+          SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND completed_at < @cutoff ORDER BY completed_at LIMIT @batch)
+        DELETE FROM webhook_deliveries d USING doomed WHERE d.id = doomed.id
+        """;
+
     private static readonly string[] Finished = [JobStatus.Completed, JobStatus.Failed, JobStatus.Canceled, JobStatus.Rejected];
 
     /// <summary>One sweep; null when another replica is sweeping.</summary>
@@ -60,13 +69,14 @@ public sealed class RetentionSweep(Database db, TaskQueue queue, AgentBusMetrics
                 var now = DateTimeOffset.UtcNow;
                 var events = await InBatchesAsync(connection, DeleteEventsSql, now - policy.JobEvents, policy.BatchSize, "job_events", ct);
                 var versions = await InBatchesAsync(connection, DeleteVersionsSql, now - policy.ArtifactVersions, policy.BatchSize, "artifact_versions", ct);
+                var deliveries = await InBatchesAsync(connection, DeleteDeliveriesSql, now - policy.WebhookDeliveries, policy.BatchSize, "webhook_deliveries", ct);
                 var deadLetters = 0L;
                 foreach (var name in TaskQueue.Names)
                 {
                     deadLetters += await queue.TrimDeadLettersAsync(name, now - policy.DeadLetters);
                 }
                 metrics.RetentionDeleted.Add(deadLetters, new KeyValuePair<string, object?>("kind", "dead_letters"));
-                return new RetentionSwept(events, versions, deadLetters);
+                return new RetentionSwept(events, versions, deadLetters, deliveries);
             }
             finally
             {

@@ -77,6 +77,13 @@ public sealed class AgentBusMetrics : IDisposable
             description: "Stage runs queued or running in Postgres whose task was in no queue (Redis lost it), re-enqueued through the outbox.");
         RetentionDeleted = _meter.CreateCounter<long>("agent_bus.retention.deleted",
             description: "What the retention sweep deleted, by kind (job_events, artifact_versions, dead_letters).");
+        WebhookDeliveries = _meter.CreateCounter<long>("agent_bus.webhook.deliveries",
+            description: "Webhook delivery attempts by event and outcome (delivered, failed_retrying, refused: the address was not allowed, dead: the last one).");
+        _meter.CreateObservableGauge("agent_bus.webhook.deliveries.pending",
+            () => WebhookBacklog is { } b ? [new Measurement<long>(b.Pending)] : Array.Empty<Measurement<long>>(),
+            description: "Webhook deliveries not yet delivered or dead (read from Postgres by the worker's dispatcher; every replica reads the same).");
+        _meter.CreateObservableGauge<double>("agent_bus.webhook.oldest_due",
+            () => WebhookBacklog is { } b ? [new Measurement<double>(b.OldestDueSeconds)] : Array.Empty<Measurement<double>>(), "s", "How long the most overdue webhook delivery has been due (0 when none is late).");
         _meter.CreateObservableGauge("agent_bus.worker.queue.size",
             () => QueueSizes.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue_name", q.Key))),
             description: "Tasks waiting, in flight or waiting to retry, by queue.");
@@ -125,6 +132,10 @@ public sealed class AgentBusMetrics : IDisposable
     public Counter<long> DeadLettered { get; }
     public Counter<long> Reconciled { get; }
     public Counter<long> RetentionDeleted { get; }
+    public Counter<long> WebhookDeliveries { get; }
+
+    /// <summary>Refreshed from Postgres by the webhook dispatcher; null (no series) elsewhere.</summary>
+    public (long Pending, double OldestDueSeconds)? WebhookBacklog { get; set; }
 
     /// <summary>api, worker or gpu-agent: the value of the component label.</summary>
     public string Component { get; }

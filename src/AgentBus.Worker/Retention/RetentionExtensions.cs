@@ -2,7 +2,7 @@ namespace AgentBus.Worker.Retention;
 
 public static class RetentionExtensions
 {
-    /// <summary>Deletes old job events, superseded artifact versions and old dead letters (one process at a time).</summary>
+    /// <summary>Deletes old job events, superseded artifact versions, old dead letters and ended webhook deliveries (one process at a time).</summary>
     public static IHostApplicationBuilder AddRetentionSweeper(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)

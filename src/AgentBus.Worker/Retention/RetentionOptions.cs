@@ -19,6 +19,9 @@ public sealed class RetentionOptions
     /// <summary>Dead letters this old are trimmed from the dead-letter streams.</summary>
     public TimeSpan DeadLettersMaxAge { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>Webhook deliveries delivered or dead this long ago are deleted (pending ones never).</summary>
+    public TimeSpan WebhookDeliveriesMaxAge { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>Time between sweeps; one also runs when the worker starts, so frequent deploys do not postpone it forever.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
 
@@ -28,9 +31,9 @@ public sealed class RetentionOptions
     /// <summary>The shortest age a setting may have: a typo (seconds for days) must not wipe what operators still read.</summary>
     public static readonly TimeSpan MinimumAge = TimeSpan.FromHours(1);
 
-    public RetentionPolicy Policy => new(JobEventsMaxAge, ArtifactVersionsMaxAge, DeadLettersMaxAge, BatchSize);
+    public RetentionPolicy Policy => new(JobEventsMaxAge, ArtifactVersionsMaxAge, DeadLettersMaxAge, WebhookDeliveriesMaxAge, BatchSize);
 
     public bool IsValid =>
-        JobEventsMaxAge >= MinimumAge && ArtifactVersionsMaxAge >= MinimumAge && DeadLettersMaxAge >= MinimumAge
+        JobEventsMaxAge >= MinimumAge && ArtifactVersionsMaxAge >= MinimumAge && DeadLettersMaxAge >= MinimumAge && WebhookDeliveriesMaxAge >= MinimumAge
         && Interval >= TimeSpan.FromSeconds(1) && BatchSize is >= 1 and <= 100_000;
 }

@@ -24,9 +24,9 @@ public sealed partial class RetentionSweeper(RetentionSweep sweep, IOptions<Rete
         {
             try
             {
-                if (await sweep.SweepAsync(_options.Policy, stoppingToken) is { } swept && swept.JobEvents + swept.ArtifactVersions + swept.DeadLetters > 0)
+                if (await sweep.SweepAsync(_options.Policy, stoppingToken) is { } swept && swept.JobEvents + swept.ArtifactVersions + swept.DeadLetters + swept.WebhookDeliveries > 0)
                 {
-                    LogSwept(swept.JobEvents, swept.ArtifactVersions, swept.DeadLetters);
+                    LogSwept(swept.JobEvents, swept.ArtifactVersions, swept.DeadLetters, swept.WebhookDeliveries);
                 }
             }
             catch (Exception e) when (e is NpgsqlException or RedisException or RedisTimeoutException or TimeoutException)
@@ -39,8 +39,8 @@ public sealed partial class RetentionSweeper(RetentionSweep sweep, IOptions<Rete
     }
 
     [LoggerMessage(EventId = 430, EventName = "retention_swept", Level = LogLevel.Information,
-        Message = "Retention sweep deleted {JobEvents} job event(s), {ArtifactVersions} superseded artifact version(s), {DeadLetters} dead letter(s)")]
-    private partial void LogSwept(long jobEvents, long artifactVersions, long deadLetters);
+        Message = "Retention sweep deleted {JobEvents} job event(s), {ArtifactVersions} superseded artifact version(s), {DeadLetters} dead letter(s), {WebhookDeliveries} webhook delivery(ies)")]
+    private partial void LogSwept(long jobEvents, long artifactVersions, long deadLetters, long webhookDeliveries);
 
     [LoggerMessage(EventId = 431, EventName = "retention_sweep_failed", Level = LogLevel.Warning, Message = "Retention sweep skipped: {Error}")]
     private partial void LogFailed(string error);

@@ -46,6 +46,12 @@ public sealed class FaultsFixture : ModelServerAppFixture
              .WithEnvironment("AgentBus__Llm__OpenAI__BaseUrl", () => new Uri(ModelServer.BaseUrl, "v1").ToString())
              .WithEnvironment("AgentBus__Llm__OpenAI__ApiKey", ModelApiKey);
         }
+        // Webhooks retry within seconds for ten minutes, so a restart lands mid-retry (WebhookRestartTests).
+        foreach (var service in new[] { "api", "worker", "worker-2" })
+        {
+            WebhookSettings.Apply(builder.Project(service), retryFor: TimeSpan.FromMinutes(10))
+                .WithEnvironment("AgentBus__Webhooks__AllowPrivateNetworks", "true");
+        }
     }
 
     /// <summary>Where the fault tests' figures (seed, jobs, kills, re-runs, timings) are appended, since passing tests' output is not shown.</summary>

@@ -76,6 +76,12 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Input", price)
             .WithEnvironment("AgentBus__Llm__Prices__offline-writer-1__Output", price)
             .WithEnvironment("AgentBus__Llm__Agents__support_engineer__Model", UnpricedModel);
+        // A webhook subscribed to a receiver that is down (RunWorkloadAsync), so the webhook
+        // series and WebhookDeliveriesFailing's operands have data.
+        foreach (var service in new[] { "api", "worker" })
+        {
+            builder.Project(service).WithEnvironment("AgentBus__Webhooks__AllowedHosts__0", WebhookSettings.ReceiverAddress);
+        }
         // The gpu-agent replays the recorded two-GPU node, so the GPU dashboard has data too. It
         // also carries a daily spend cap (far above the workload) and so exports the cap's series;
         // the worker has none, as its unpriced model could not be called under a cap.
@@ -122,6 +128,8 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
             TimeSpan.FromSeconds(30), "Prometheus seeing the 503s of readiness");
         await EventuallyAsync(() => Prometheus.QueryAsync("redis_stream_length{stream=\"agentbus:queue:cpu:dead\"}"), r => r.Count == 1 && r[0].Value >= 1,
             TimeSpan.FromSeconds(30), "redis_exporter seeing the dead-letter stream");
+        await EventuallyAsync(() => Prometheus.QueryAsync("sum(agent_bus_webhook_deliveries_total{namespace=\"agent-bus\", outcome=\"failed_retrying\"})"), r => r.Count == 1 && r[0].Value >= 1,
+            TimeSpan.FromSeconds(30), "Prometheus seeing failed webhook attempts");
         await Task.Delay(TimeSpan.FromSeconds(3));
     }
 
@@ -138,6 +146,14 @@ public sealed partial class ObservabilityFixture : AgentBusAppFixture
     private async Task<Workload> RunWorkloadAsync()
     {
         using var api = Api();
+        using (var down = await api.Http.PostAsJsonAsync("/api/webhooks", new
+        {
+            url = $"http://{WebhookSettings.ReceiverAddress}:{LocalServer.FreePort()}/down",
+            events = new[] { "approval_requested", "job_completed", "job_failed", "budget_stopped" },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, down.StatusCode);
+        }
         var changed = RunWithChangesAsync(api);
         var rejected = StopAtApprovalAsync(api, "reject", new { reason = "Out of scope" }, "rejected");
         var canceled = StopAtApprovalAsync(api, "cancel", new { reason = "No longer needed" }, "canceled");

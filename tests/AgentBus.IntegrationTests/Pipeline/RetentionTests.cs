@@ -19,7 +19,7 @@ namespace AgentBus.IntegrationTests.Pipeline;
 public sealed class RetentionTests(AppHostFixture fixture)
 {
     // A batch of 2: the sweep must loop over batches until nothing qualifies.
-    private static readonly RetentionPolicy Policy = new(TimeSpan.FromDays(30), TimeSpan.FromDays(30), TimeSpan.FromSeconds(2), BatchSize: 2);
+    private static readonly RetentionPolicy Policy = new(TimeSpan.FromDays(30), TimeSpan.FromDays(30), TimeSpan.FromSeconds(2), TimeSpan.FromDays(30), BatchSize: 2);
 
     [Fact]
     public async Task The_sweep_deletes_old_events_of_finished_jobs_superseded_versions_and_old_dead_letters_and_nothing_else()
@@ -92,9 +92,9 @@ public sealed class RetentionTests(AppHostFixture fixture)
     {
         using var worker = fixture.CreateClient("worker");
         var metrics = await AgentBusAppFixture.EventuallyAsync(async () => PrometheusText.Parse(await worker.GetStringAsync("/metrics")),
-            m => m.Named("agent_bus_retention_deleted_total").Select(s => s.Labels["kind"]).Distinct().Count() == 3,
+            m => m.Named("agent_bus_retention_deleted_total").Select(s => s.Labels["kind"]).Distinct().Count() == 4,
             TimeSpan.FromSeconds(30), "the worker's first sweep counted");
-        Assert.Equal(["artifact_versions", "dead_letters", "job_events"],
+        Assert.Equal(["artifact_versions", "dead_letters", "job_events", "webhook_deliveries"],
             metrics.Named("agent_bus_retention_deleted_total").Select(s => s.Labels["kind"]).Distinct().Order());
     }
 

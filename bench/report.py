@@ -103,8 +103,9 @@ def render(raw, latest, md, meta_path):
         goals.append((text, value, "met" if ok else ("not met" if ok is not None else "undecided"), limit))
 
     d_ab, d_hf, d_hr, d_rd = get("agentbus_dispatch"), get("hangfire_dispatch"), get("hangfire_redis_dispatch"), get("redis_xreadgroup_xack")
-    goal("Dispatch at least 2x Hangfire on Redis", f"{fmt(ratio(d_ab, d_hr), 2)}x", ratio(d_ab, d_hr) and ratio(d_ab, d_hr) >= 2)
-    goal("Dispatch at least 10x Hangfire on PostgreSQL", f"{fmt(ratio(d_ab, d_hf), 2)}x", ratio(d_ab, d_hf) and ratio(d_ab, d_hf) >= 10)
+    times = lambda r: f"{fmt(r, 2)}x" if r else "not measured"
+    goal("Dispatch at least 2x Hangfire on Redis", times(ratio(d_ab, d_hr)), ratio(d_ab, d_hr) and ratio(d_ab, d_hr) >= 2)
+    goal("Dispatch at least 10x Hangfire on PostgreSQL", times(ratio(d_ab, d_hf)), ratio(d_ab, d_hf) and ratio(d_ab, d_hf) >= 10)
     goal("Dispatch at least 10% of the raw Redis loop", pct(ratio(d_ab, d_rd)), ratio(d_ab, d_rd) and ratio(d_ab, d_rd) >= 0.10)
     p99 = get("api_get_job_paced", "p99_ms")
     rate = get("api_get_job_paced")
@@ -177,7 +178,7 @@ def render(raw, latest, md, meta_path):
             ("Raw Redis XREADGROUP/XACK (ceiling)", "redis_xreadgroup_xack", "redis_xadd")]
     for label, name, enq in rows:
         v = get(name)
-        w(f"| {label} | {fmt(v)} | {fmt(ratio(v, d_ab), 2)}x | {fmt(get(enq)) if enq else ''} | {', '.join(fmt(r) for r in (m.get(name) or {}).get('runs', []))} |")
+        w(f"| {label} | {fmt(v)} | {times(ratio(v, d_ab))} | {fmt(get(enq)) if enq else ''} | {', '.join(fmt(r) for r in (m.get(name) or {}).get('runs', []))} |")
     w("")
     w("Agent Bus's enqueue column is whole job creation (project, job, 11 stage rows, routing, first task")
     w("through the outbox, one transaction), not a bare queue insert.")

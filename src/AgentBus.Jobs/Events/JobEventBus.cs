@@ -38,10 +38,11 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
 
     /// <summary>
     /// Delivers the job's live events to <paramref name="sink"/>, or every job's for <see cref="AllJobs"/>.
-    /// The first listener subscribes this process to Redis, once: when that fails (Redis not there
-    /// yet), the client keeps the subscription and makes it when a connection comes, so it is never
-    /// asked again (a second subscribe would add a second handler, and every event would come twice).
-    /// Streams re-read Postgres meanwhile.
+    /// The first listener subscribes this process to Redis, once, and waits until Redis has it.
+    /// The subscription is registered with the client before it is sent, so when Redis is not
+    /// there yet the client makes it when a connection comes and it is never asked again (a
+    /// second subscribe would add a second reader, and every event would come twice). Streams
+    /// re-read Postgres meanwhile.
     /// </summary>
     public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
     {
@@ -62,9 +63,16 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
 
     private async Task SubscribeAsync()
     {
+        var subscriber = redis.GetSubscriber();
+        // A message queue read by one loop keeps a job's events in their published order; a handler
+        // subscription runs its calls concurrently, and a stream saw seq 7 before 6 (then re-read
+        // Postgres for the gap). Fire-and-forget registers it without waiting for Redis, which the
+        // ping below does: it goes over the subscription's connection, behind the SUBSCRIBE.
+        var queue = await subscriber.SubscribeAsync(Channel, CommandFlags.FireAndForget);
+        queue.OnMessage(message => Deliver((string)message.Message!));
         try
         {
-            await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) => Deliver((string)message!));
+            await subscriber.PingAsync();
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {

@@ -55,11 +55,14 @@ public static class AgentBusJobsExtensions
         builder.Services.AddSingleton<JobRouter>();
         builder.Services.AddSingleton<JobTransactions>();
         builder.Services.AddSingleton<JobQueries>();
+        builder.Services.AddOptions<JobCacheOptions>().BindConfiguration(JobCacheOptions.Section)
+            .Validate(o => o.IsValid, $"{JobCacheOptions.Section} needs Ttl from 0 to 1 minute and MaxJobs >= 1.").ValidateOnStart();
+        builder.Services.AddSingleton<JobDetailCache>();
         builder.Services.AddSingleton(sp => new JobCommands(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>(), sp.GetRequiredService<AgentBusMetrics>()));
         builder.Services.AddSingleton(sp => new StageLedger(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>()));
         builder.Services.AddSingleton<LlmSpend>();
         builder.Services.AddSingleton(sp => new ProjectErasure(sp.GetRequiredService<Database>(), sp.GetRequiredService<JobTransactions>(),
-            sp.GetRequiredService<TaskQueue>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProjectErasure>>()));
+            sp.GetRequiredService<TaskQueue>(), sp.GetRequiredService<JobDetailCache>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProjectErasure>>()));
         builder.Services.AddSingleton<RetentionSweep>();
         builder.Services.AddSingleton<WebhookStore>();
         builder.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)

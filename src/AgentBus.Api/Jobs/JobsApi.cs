@@ -68,8 +68,8 @@ public static class JobsApi
             limit, rows.Count == limit ? rows[^1].JobId : null);
     }
 
-    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobQueries queries, CancellationToken ct) =>
-        await queries.GetJobDetailAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetJob(Guid job_id, JobDetailCache jobs, CancellationToken ct) =>
+        await jobs.GetAsync(job_id, ct) is { } detail ? TypedResults.Ok(ToResponse(detail)) : Problems.NotFound("job", job_id);
 
     public static async Task<Results<Ok<List<ArtifactListItem>>, ProblemHttpResult>> ListArtifacts(Guid job_id, JobQueries queries, CancellationToken ct)
     {

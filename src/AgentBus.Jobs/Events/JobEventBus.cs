@@ -23,11 +23,41 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     // The process's one subscription, made by the first listener (see ListenAsync); guarded by _lock.
     private Task? _subscribing;
 
+    /// <summary>
+    /// Raised for the job of each event, as this process publishes it and as it arrives from Redis,
+    /// before any listener has it: what a process holds of the job is stale from here on.
+    /// </summary>
+    public event Action<Guid>? JobChanged;
+
     public async Task PublishAsync(IEnumerable<JobEvent> events)
     {
         // Sent back to back on one connection, so they arrive in order: one wait, not one per event.
         var subscriber = redis.GetSubscriber();
-        await Task.WhenAll(events.Select(e => subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e))).ToArray());
+        await Task.WhenAll(events.Select(e =>
+        {
+            JobChanged?.Invoke(e.JobId);
+            return subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e));
+        }).ToArray());
+    }
+
+    /// <summary>
+    /// Whether this process receives live events now (subscribed, and its connection up); the first
+    /// ask subscribes it, without waiting.
+    /// </summary>
+    public bool IsSubscribed
+    {
+        get
+        {
+            var subscribing = Volatile.Read(ref _subscribing);
+            if (subscribing is null)
+            {
+                lock (_lock)
+                {
+                    subscribing = _subscribing ??= SubscribeAsync();
+                }
+            }
+            return subscribing.IsCompletedSuccessfully && redis.GetSubscriber().SubscribedEndpoint(Channel) is not null;
+        }
     }
 
     /// <summary>Asks every worker to stop in-flight work of a job now (cancel, reject).</summary>
@@ -86,6 +116,7 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
         {
             return;
         }
+        JobChanged?.Invoke(e.JobId);
         lock (_lock)
         {
             foreach (var key in (ReadOnlySpan<Guid>)[e.JobId, AllJobs])

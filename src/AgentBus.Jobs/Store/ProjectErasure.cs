@@ -20,10 +20,11 @@ public sealed partial class ProjectErasure
     private readonly Database _db;
     private readonly JobTransactions _transactions;
     private readonly TaskQueue _queue;
+    private readonly JobDetailCache _cache;
     private readonly ILogger<ProjectErasure> _logger;
 
-    internal ProjectErasure(Database db, JobTransactions transactions, TaskQueue queue, ILogger<ProjectErasure> logger) =>
-        (_db, _transactions, _queue, _logger) = (db, transactions, queue, logger);
+    internal ProjectErasure(Database db, JobTransactions transactions, TaskQueue queue, JobDetailCache cache, ILogger<ProjectErasure> logger) =>
+        (_db, _transactions, _queue, _cache, _logger) = (db, transactions, queue, cache, logger);
 
     // Jobs, then the project, then the jobs again: the order every job change takes (jobs in id
     // order; a budget change then the project), so no deadlock. The project's lock waits for, then
@@ -82,12 +83,14 @@ public sealed partial class ProjectErasure
                 await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>(),
                 await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>(), await deleted.ReadSingleAsync<int>());
             var active = jobs.Where(j => !JobStatus.IsTerminal(j.Status)).Select(j => j.JobId).ToList();
-            return new { Counts = new ProjectErased(projectId, jobRows, runs, artifacts, events, calls, routings, outbox, keys, 0, active.Count), Active = active };
+            return new { Counts = new ProjectErased(projectId, jobRows, runs, artifacts, events, calls, routings, outbox, keys, 0, active.Count), Active = active, JobIds = jobIds };
         }, ct);
         if (erased is null)
         {
             return null;
         }
+        // Gone from this replica's reads now; other replicas' cached copies age out (JobCacheOptions.Ttl).
+        _cache.Drop(erased.JobIds);
         foreach (var jobId in erased.Active)
         {
             await _transactions.PublishStopQuietlyAsync(jobId);

@@ -68,6 +68,15 @@ public static class JobEventStream
                     if (missed.Count == 0 && lastSync != DateTime.MinValue)
                     {
                         job = await queries.GetJobAsync(job_id, ct);
+                        if (job is not null && JobStatus.IsTerminal(job.Status))
+                        {
+                            // It may have ended between the two reads: its last events were committed
+                            // with the status, so they are there now (a load test lost job_completed).
+                            foreach (var e in await queries.GetEventsAsync(job_id, last, ct))
+                            {
+                                last = await WriteAsync(response, e, ct);
+                            }
+                        }
                     }
                     lastSync = DateTime.UtcNow;
                     if (job is null || JobStatus.IsTerminal(job.Status))

@@ -20,8 +20,9 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     // Guarded by _lock: adding to a job's set and removing the emptied set must not interleave.
     private readonly Dictionary<Guid, HashSet<Channel<JobEvent>>> _listeners = [];
     private readonly Lock _lock = new();
-    // The process's one subscription, made by the first listener (see ListenAsync); guarded by _lock.
+    // The process's one subscription, made by whoever first needs it (see Subscription); guarded by _lock.
     private Task? _subscribing;
+    private readonly ISubscriber _subscriber = redis.GetSubscriber();
 
     /// <summary>
     /// Raised for the job of each event, as this process publishes it and as it arrives from Redis,
@@ -32,11 +33,10 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     public async Task PublishAsync(IEnumerable<JobEvent> events)
     {
         // Sent back to back on one connection, so they arrive in order: one wait, not one per event.
-        var subscriber = redis.GetSubscriber();
         await Task.WhenAll(events.Select(e =>
         {
             JobChanged?.Invoke(e.JobId);
-            return subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e));
+            return _subscriber.PublishAsync(Channel, JsonSerializer.Serialize(e));
         }).ToArray());
     }
 
@@ -44,24 +44,24 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     /// Whether this process receives live events now (subscribed, and its connection up); the first
     /// ask subscribes it, without waiting.
     /// </summary>
-    public bool IsSubscribed
+    public bool IsSubscribed =>
+        Subscription().IsCompletedSuccessfully && _subscriber.SubscribedEndpoint(Channel) is not null;
+
+    /// <summary>The process's one subscription to <see cref="Channel"/>, started by the first call.</summary>
+    private Task Subscription()
     {
-        get
+        if (Volatile.Read(ref _subscribing) is { } subscribing)
         {
-            var subscribing = Volatile.Read(ref _subscribing);
-            if (subscribing is null)
-            {
-                lock (_lock)
-                {
-                    subscribing = _subscribing ??= SubscribeAsync();
-                }
-            }
-            return subscribing.IsCompletedSuccessfully && redis.GetSubscriber().SubscribedEndpoint(Channel) is not null;
+            return subscribing;
+        }
+        lock (_lock)
+        {
+            return _subscribing ??= SubscribeAsync();
         }
     }
 
     /// <summary>Asks every worker to stop in-flight work of a job now (cancel, reject).</summary>
-    public Task PublishStopAsync(Guid jobId) => redis.GetSubscriber().PublishAsync(ControlChannel, jobId.ToString());
+    public Task PublishStopAsync(Guid jobId) => _subscriber.PublishAsync(ControlChannel, jobId.ToString());
 
     /// <summary>The key of listeners that want the events of every job (the jobs list's live updates).</summary>
     public static readonly Guid AllJobs = Guid.Empty;
@@ -76,7 +76,6 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
     /// </summary>
     public async Task<IAsyncDisposable> ListenAsync(Guid jobId, Channel<JobEvent> sink)
     {
-        Task subscribing;
         lock (_lock)
         {
             if (!_listeners.TryGetValue(jobId, out var sinks))
@@ -85,24 +84,22 @@ public sealed partial class JobEventBus(IConnectionMultiplexer redis, AgentBusMe
             }
             sinks.Add(sink);
             metrics.ListenedJobs = _listeners.Count;
-            subscribing = _subscribing ??= SubscribeAsync();
         }
-        await subscribing;
+        await Subscription();
         return new Listener(this, jobId, sink);
     }
 
     private async Task SubscribeAsync()
     {
-        var subscriber = redis.GetSubscriber();
         // A message queue read by one loop keeps a job's events in their published order; a handler
         // subscription runs its calls concurrently, and a stream saw seq 7 before 6 (then re-read
         // Postgres for the gap). Fire-and-forget registers it without waiting for Redis, which the
         // ping below does: it goes over the subscription's connection, behind the SUBSCRIBE.
-        var queue = await subscriber.SubscribeAsync(Channel, CommandFlags.FireAndForget);
+        var queue = await _subscriber.SubscribeAsync(Channel, CommandFlags.FireAndForget);
         queue.OnMessage(message => Deliver((string)message.Message!));
         try
         {
-            await subscriber.PingAsync();
+            await _subscriber.PingAsync();
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {

@@ -180,7 +180,7 @@ def render(raw, latest, md, meta_path):
         v = get(name)
         w(f"| {label} | {fmt(v)} | {times(ratio(v, d_ab))} | {fmt(get(enq)) if enq else ''} | {', '.join(fmt(r) for r in (m.get(name) or {}).get('runs', []))} |")
     w("")
-    w("Agent Bus's enqueue column is whole job creation (project, job, 11 stage rows, routing, first task")
+    w("Agent Bus's enqueue column is whole job creation (project, job, the PRD's stage row, routing, first task")
     w("through the outbox, one transaction), not a bare queue insert.")
     w("")
     w("## API")

@@ -41,8 +41,7 @@ public static class JobsApi
             job.JobId, job.ProjectId, job.Status, job.Stage,
             job.ErrorCode is null && job.ErrorMessage is null ? null : new JobError(job.ErrorCode, job.ErrorMessage),
             job.CreatedAt, job.UpdatedAt, job.StartedAt, job.CompletedAt,
-            detail.Stages.OrderBy(s => Pipeline.Order[s.Stage])
-                .Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList(),
+            detail.Stages.Select(s => new StageResponse(s.Stage, s.AgentType, s.Status, s.Attempts, s.Error, s.QueuedAt, s.StartedAt, s.CompletedAt)).ToList(),
             detail.Routing);
     }
 

@@ -196,15 +196,18 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
           UPDATE stage_runs SET status = 'canceled' WHERE job_id = ANY(@endedJobIds) AND status IN ('pending', 'queued', 'running'))
         """;
 
-    // The queued stages (their tasks go to the outbox in the next statement).
+    // The queued stages (their tasks go to the outbox in the next statement). A stage's row is made
+    // the first time it is queued: a stage without one is pending (see JobDetail.WithStages).
     private const string WriteQueuedStages =
         """
         ,
         queued AS (
-          UPDATE stage_runs r SET status = 'queued', task_id = q.task_id, notes = q.notes, traceparent = q.traceparent,
-            queued_at = now(), completed_at = NULL, error = NULL
-          FROM unnest(@queuedJobIds, @queuedStages, @queuedTaskIds, @queuedNotes, @queuedTraceParents) AS q(job_id, stage, task_id, notes, traceparent)
-          WHERE r.job_id = ANY(@queuedJobIds) AND r.job_id = q.job_id AND r.stage = q.stage)
+          INSERT INTO stage_runs AS r (job_id, stage, agent_type, status, task_id, notes, traceparent, queued_at)
+          SELECT q.job_id, q.stage, q.agent_type, 'queued', q.task_id, q.notes, q.traceparent, now()
+          FROM unnest(@queuedJobIds, @queuedStages, @queuedAgentTypes, @queuedTaskIds, @queuedNotes, @queuedTraceParents)
+            AS q(job_id, stage, agent_type, task_id, notes, traceparent)
+          ON CONFLICT (job_id, stage) DO UPDATE SET status = 'queued', task_id = excluded.task_id, notes = excluded.notes,
+            traceparent = excluded.traceparent, queued_at = excluded.queued_at, completed_at = NULL, error = NULL)
         """;
 
     /// <summary>
@@ -234,6 +237,7 @@ internal sealed class JobChange(NpgsqlConnection connection, NpgsqlTransaction t
                 types = events.Select(e => e.e.Type).ToArray(), stages = events.Select(e => e.e.Stage).ToArray(), data = events.Select(e => e.e.Json).ToArray(),
                 endedJobIds = ended,
                 queuedJobIds = queued.Select(q => q.Task.JobId).ToArray(), queuedStages = queued.Select(q => q.Task.Stage).ToArray(),
+                queuedAgentTypes = queued.Select(q => Pipeline.ByName[q.Task.Stage].AgentType).ToArray(),
                 queuedTaskIds = queued.Select(q => q.Task.TaskId).ToArray(), queuedNotes = queued.Select(q => q.Notes).ToArray(),
                 queuedTraceParents = queued.Select(q => q.Task.TraceParent).ToArray(),
             });

@@ -181,9 +181,7 @@ public sealed class JobCommands
                   FROM unnest(@newProjectIds, @names, @requirements, @metadata, @budgets) AS p(project_id, name, requirements, metadata, budget_usd);
                 INSERT INTO jobs (job_id, project_id, status, stage, traceparent)
                   SELECT j.job_id, j.project_id, 'queued', 'prd', j.traceparent FROM unnest(@jobIds, @projectIds, @traceParents) AS j(job_id, project_id, traceparent)
-                  RETURNING {Columns.Job};
-                INSERT INTO stage_runs (job_id, stage, agent_type, status)
-                  SELECT j.job_id, s.stage, s.agent_type, 'pending' FROM unnest(@jobIds) AS j(job_id) CROSS JOIN unnest(@stages, @agentTypes) AS s(stage, agent_type)
+                  RETURNING {Columns.Job}
                 """,
                 new
                 {
@@ -192,8 +190,6 @@ public sealed class JobCommands
                     budgets = created.Select(p => p.BudgetUsd).ToArray(),
                     projectIds = projects.Select(p => p.ProjectId).ToArray(), jobIds = projects.Select(p => p.JobId).ToArray(),
                     traceParents,
-                    stages = Pipeline.Stages.Select(s => s.Name).ToArray(),
-                    agentTypes = Pipeline.Stages.Select(s => s.AgentType).ToArray(),
                 });
             // The claim (when there was one) already set this transaction's plan settings.
             var batch = (keys is null ? new SqlBatch().Add(TransactionSettings.KeyLookupPlans) : new SqlBatch()).Add(insert)
@@ -323,7 +319,7 @@ public sealed class JobCommands
             var next = completed.Contains(Pipeline.Prd) ? Pipeline.Ready(completed).Select(s => s.Name) : [Pipeline.Prd];
             foreach (var stage in next)
             {
-                await change.QueueStageAsync(stage, runs.Single(r => r.Stage == stage).Notes);
+                await change.QueueStageAsync(stage, runs.SingleOrDefault(r => r.Stage == stage)?.Notes);
             }
             return new Transition(TransitionOutcome.Done, JobStatus.Running);
         }, ct);

@@ -92,7 +92,7 @@ public sealed class JobQueries(Database db)
             var job = await results.ReadSingleOrDefaultAsync<JobRow>();
             var stages = (await results.ReadAsync<StageRunRow>()).AsList();
             var routing = await results.ReadSingleOrDefaultAsync<JobRouter.RoutingRow>();
-            return job is null ? null : new JobDetail(job, stages, routing?.ToRouting());
+            return job is null ? null : JobDetail.WithStages(job, stages, routing?.ToRouting());
         }, ct);
 
     public Task<IReadOnlyList<ArtifactSummary>> ListArtifactsAsync(Guid jobId, CancellationToken ct) =>

@@ -170,10 +170,11 @@ public sealed class StageLedger
                     change.Finish(JobStatus.Completed, JobEventTypes.JobCompleted, null, null);
                     continue;
                 }
+                // A stage without a row was never queued: pending, like one reset to pending by a resume.
                 var stages = progress[task.JobId].ToList();
                 var completed = stages.Where(s => s.Status == StageStatus.Completed).Select(s => s.Stage).ToHashSet();
-                var pending = stages.Where(s => s.Status == StageStatus.Pending).Select(s => s.Stage).ToHashSet();
-                foreach (var next in Pipeline.Ready(completed).Where(s => pending.Contains(s.Name)))
+                var underway = stages.Where(s => s.Status != StageStatus.Pending).Select(s => s.Stage).ToHashSet();
+                foreach (var next in Pipeline.Ready(completed).Where(s => !underway.Contains(s.Name)))
                 {
                     await change.QueueStageAsync(next.Name);
                 }
@@ -202,7 +203,7 @@ public sealed class StageLedger
         """;
 
     private const string CompleteStagesAndReadProgressSql =
-        CompleteStagesSql + ";\nSELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY(@movingOn) AND status IN ('completed', 'pending')";
+        CompleteStagesSql + ";\nSELECT job_id, stage, status FROM stage_runs WHERE job_id = ANY(@movingOn)";
 
     /// <summary>
     /// Records a failed attempt (the one running now only). With <paramref name="final"/> the

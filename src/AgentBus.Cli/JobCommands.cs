@@ -25,13 +25,17 @@ public static class JobCommands
         var file = new Option<string?>("--file", "-f") { Description = "Read the requirements from this file ('-' for stdin)." };
         var budget = new Option<decimal?>("--budget") { Description = "The project's budget in USD (no more than the default unless you are an admin)." };
         var wait = new Option<bool>("--wait") { Description = "Follow the job as watch does, and exit with how it ended." };
+        var key = new Option<string?>("--idempotency-key")
+        {
+            Description = "Name this submission: submitting again with the same key (within 24 hours) prints the first job instead of starting another. Default: a new key per run.",
+        };
         var stop = StopAtApprovalOption();
         var json = CliApp.JsonOption();
-        var submit = new Command("submit", "Submit a project's requirements; prints the new job's id.") { name, requirements, file, budget, wait, stop, json };
+        var submit = new Command("submit", "Submit a project's requirements; prints the new job's id.") { name, requirements, file, budget, key, wait, stop, json };
         submit.SetSessionAction(console, async (parse, session, ct) =>
         {
             var text = await RequirementsAsync(console, parse.GetValue(requirements), parse.GetValue(file), ct);
-            var created = (await session.Api.CreateProjectAsync(parse.GetValue(name), text, parse.GetValue(budget), ct)).Require();
+            var created = (await session.Api.CreateProjectAsync(parse.GetValue(name), text, parse.GetValue(budget), ct, parse.GetValue(key))).Require();
             if (parse.GetValue(json))
             {
                 Output.JsonLine(console, created);

@@ -52,8 +52,15 @@ public sealed class AgentBusApi(HttpClient http, IApiCredential credential)
     public Task<ApiResult<ProjectList>> ListProjectsAsync(Guid? before, int limit, CancellationToken ct) =>
         GetAsync<ProjectList>($"/api/projects?limit={limit}{Query("before", before?.ToString())}", ct);
 
-    public Task<ApiResult<ProjectCreated>> CreateProjectAsync(string? name, string? requirements, decimal? budgetUsd, CancellationToken ct) =>
-        PostAsync<ProjectCreated>("/api/projects", new { name, requirements, budget_usd = budgetUsd }, ct);
+    /// <summary>
+    /// Submits a project under an Idempotency-Key (<paramref name="idempotencyKey"/>, else a new one
+    /// per call): a retry of this request, by the HTTP client or by the caller with the same key,
+    /// answers the first creation's ids instead of starting a second job.
+    /// </summary>
+    public Task<ApiResult<ProjectCreated>> CreateProjectAsync(string? name, string? requirements, decimal? budgetUsd, CancellationToken ct,
+        string? idempotencyKey = null) =>
+        SendAsync<ProjectCreated>(HttpMethod.Post, "/api/projects", new { name, requirements, budget_usd = budgetUsd }, ct,
+            idempotencyKey ?? Guid.NewGuid().ToString());
 
     public Task<ApiResult<ProjectCreated>> RerunAsync(Guid projectId, CancellationToken ct) =>
         PostAsync<ProjectCreated>($"/api/projects/{projectId}/jobs", new { }, ct);
@@ -97,10 +104,14 @@ public sealed class AgentBusApi(HttpClient http, IApiCredential credential)
 
     private Task<ApiResult<T>> PostAsync<T>(string path, object body, CancellationToken ct) => SendAsync<T>(HttpMethod.Post, path, body, ct);
 
-    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
+    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, path);
         await credential.ApplyAsync(request, ct);
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, options: Json);

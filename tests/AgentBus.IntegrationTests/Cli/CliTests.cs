@@ -124,6 +124,35 @@ public sealed partial class CliTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task Submit_again_with_the_same_idempotency_key_prints_the_first_job_and_starts_no_other()
+    {
+        using var cli = new CliRun(ApiUrl, fixture.AdminApiKey);
+        var key = $"cli-{Guid.NewGuid():N}";
+        string[] submit = ["submit", "CLI idempotent submit", SampleRequirements.Clinic, "--idempotency-key", key];
+        var first = await cli.RunAsync(submit);
+        Assert.True(first.ExitCode == ExitCodes.Ok, first.ToString());
+        var again = await cli.RunAsync(submit);
+        Assert.True(again.ExitCode == ExitCodes.Ok, again.ToString());
+        var jobId = Guid.Parse(first.Out.Trim());
+        Assert.Equal(jobId, Guid.Parse(again.Out.Trim()));
+
+        // The key names that request: with other requirements it is refused, and nothing is created.
+        var other = await cli.RunAsync(["submit", "CLI idempotent submit", "Something else entirely.", "--idempotency-key", key]);
+        Assert.Equal(ExitCodes.Api, other.ExitCode);
+        Assert.Empty(other.Out);
+        // Without a key each run is its own submission.
+        var fresh = await cli.RunAsync(["submit", "CLI idempotent submit", SampleRequirements.Clinic]);
+        Assert.NotEqual(jobId, Guid.Parse(fresh.Out.Trim()));
+        using var api = fixture.Api();
+        var jobs = await cli.RunAsync(["jobs", "--search", "CLI idempotent submit", "--json"]);
+        Assert.Equal(2, JsonSerializer.Deserialize<JsonElement>(jobs.Out).GetProperty("items").GetArrayLength());
+        foreach (var id in new[] { jobId, Guid.Parse(fresh.Out.Trim()) })
+        {
+            (await api.ActAsync(id, "cancel")).Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Refusals_exit_with_their_code_and_one_sentence_with_the_trace_id()
     {
         using var admin = fixture.Api();

@@ -85,7 +85,12 @@ public static class WebhooksApi
     }
 
     public static async Task<Results<Accepted<WebhookDelivery>, ProblemHttpResult>> Redeliver(Guid webhook_id, Guid delivery_id, WebhookStore store, CancellationToken ct) =>
-        await store.RedeliverAsync(webhook_id, delivery_id, ct) is { } row
-            ? TypedResults.Accepted($"/api/webhooks/{webhook_id}/deliveries", WebhookDelivery.Of(row))
-            : Problems.NotFound($"No dead delivery {delivery_id} of webhook {webhook_id}.");
+        await store.RedeliverAsync(webhook_id, delivery_id, ct) switch
+        {
+            ({ } row, _) => TypedResults.Accepted($"/api/webhooks/{webhook_id}/deliveries", WebhookDelivery.Of(row)),
+            (null, null) => Problems.NotFound($"No delivery {delivery_id} of webhook {webhook_id}."),
+            (null, var status) => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict with the delivery's state",
+                detail: $"Delivery {delivery_id} is {status}; only a dead delivery is sent again.",
+                extensions: new Dictionary<string, object?> { ["delivery_status"] = status }),
+        };
 }

@@ -33,11 +33,23 @@ public sealed class WebhookStore(Database db)
             new { subscriptionId, status, limit }, ct);
 
     /// <summary>A dead delivery due again at once, with a new retry window (same id and body); null when it is not dead or not found.</summary>
-    public Task<WebhookDeliveryRow?> RedeliverAsync(Guid subscriptionId, Guid deliveryId, CancellationToken ct) =>
-        db.QuerySingleOrDefaultAsync<WebhookDeliveryRow>("webhook_redeliver",
-            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, completed_at = NULL "
-            + $"WHERE id = @deliveryId AND subscription_id = @subscriptionId AND status = 'dead' RETURNING {DeliveryColumns}",
-            new { subscriptionId, deliveryId }, ct);
+    /// <summary>
+    /// A dead delivery made due again; otherwise nothing changes and Status says why: the
+    /// delivery's status (only a dead one is sent again), or null when the webhook has no such delivery.
+    /// </summary>
+    public async Task<(WebhookDeliveryRow? Redelivered, string? Status)> RedeliverAsync(Guid subscriptionId, Guid deliveryId, CancellationToken ct)
+    {
+        var parameters = new { subscriptionId, deliveryId };
+        if (await db.QuerySingleOrDefaultAsync<WebhookDeliveryRow>("webhook_redeliver",
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, completed_at = NULL "
+                + $"WHERE id = @deliveryId AND subscription_id = @subscriptionId AND status = 'dead' RETURNING {DeliveryColumns}",
+                parameters, ct) is { } row)
+        {
+            return (row, DeliveryStatus.Pending);
+        }
+        return (null, await db.QuerySingleOrDefaultAsync<string>("webhook_delivery_status",
+            "SELECT status FROM webhook_deliveries WHERE id = @deliveryId AND subscription_id = @subscriptionId", parameters, ct));
+    }
 
     /// <summary>
     /// Claims up to <paramref name="limit"/> due deliveries: each is moved a lease ahead and its

@@ -94,8 +94,11 @@ public sealed class WebhookDeliveryTests(AppHostFixture fixture)
             Assert.Equal((dead["id"]!.ToString(), true), (received[0].Id, received[0].SignatureValid));
             await AgentBusAppFixture.EventuallyAsync(async () => (await api.DeliveriesAsync(subscription)).Single(d => (string?)d["id"] == dead["id"]!.ToString()),
                 d => (string?)d["status"] == "delivered", Patience, "the redelivery recorded");
+            // Delivered now, so not sent again: a conflict with its state; a delivery it does not have is not found.
             using var again = await api.Http.PostAsync($"/api/webhooks/{subscription["id"]}/deliveries/{dead["id"]}/redeliver", null);
-            await AgentBusClient.ProblemAsync(again, HttpStatusCode.NotFound);
+            Assert.Equal("delivered", (string?)(await AgentBusClient.ProblemAsync(again, HttpStatusCode.Conflict))["delivery_status"]);
+            using var unknown = await api.Http.PostAsync($"/api/webhooks/{subscription["id"]}/deliveries/{Guid.NewGuid()}/redeliver", null);
+            await AgentBusClient.ProblemAsync(unknown, HttpStatusCode.NotFound);
         }
         finally
         {

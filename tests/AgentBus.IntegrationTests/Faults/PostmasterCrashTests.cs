@@ -92,6 +92,8 @@ public sealed class PostmasterCrashTests(FaultsFixture fixture)
                 Assert.Equal(2, published.Length);
                 await Task.Delay(TimeSpan.FromSeconds(2));
                 await fixture.RestartAsync("postgres");
+                // Pooled connections may still reach backends of the killed postmaster: none is reused.
+                NpgsqlConnection.ClearAllPools();
                 await using var check = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
                 if (await check.ExecuteScalarAsync<int>("SELECT event_seq FROM jobs WHERE job_id = @JobId", new { task.JobId }) == 0)
                 {
@@ -166,11 +168,16 @@ public sealed class PostmasterCrashTests(FaultsFixture fixture)
         await db.ExecuteAsync("SELECT pg_reload_conf()");
     }
 
-    /// <summary>The postmaster: the parent of this connection's backend.</summary>
+    /// <summary>
+    /// The postmaster: the parent of a new connection's backend. Not a pooled one: a backend of the
+    /// postmaster killed before may linger, and its parent is then whatever adopted it.
+    /// </summary>
     private async Task<int> PostmasterPidAsync()
     {
-        await using var db = new NpgsqlConnection(await fixture.PostgresConnectionStringAsync());
-        return AgentBusAppFixture.ParentOf(await db.ExecuteScalarAsync<int>("SELECT pg_backend_pid()"));
+        await using var db = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(await fixture.PostgresConnectionStringAsync()) { Pooling = false }.ConnectionString);
+        var postmaster = AgentBusAppFixture.ParentOf(await db.ExecuteScalarAsync<int>("SELECT pg_backend_pid()"));
+        var name = postmaster > 1 && File.Exists($"/proc/{postmaster}/comm") ? File.ReadAllText($"/proc/{postmaster}/comm").Trim() : "gone";
+        return name == "postgres" ? postmaster : throw new InvalidOperationException($"the backend's parent {postmaster} is {name}, not the postmaster");
     }
 
     /// <summary>

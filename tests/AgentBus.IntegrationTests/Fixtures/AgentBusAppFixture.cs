@@ -224,6 +224,8 @@ public abstract class AgentBusAppFixture : IAsyncLifetime
     /// <summary>Kills the process at once (SIGKILL): no shutdown hook runs, nothing is released or deregistered.</summary>
     public static async Task KillAsync(int pid)
     {
+        // kill(0) signals this process's whole group (the test run itself), kill(1) init.
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(pid, 1);
         using var victim = Process.GetProcessById(pid);
         victim.Kill();
         await victim.WaitForExitAsync();

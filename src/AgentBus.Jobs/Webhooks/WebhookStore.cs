@@ -32,10 +32,10 @@ public sealed class WebhookStore(Database db)
             + "ORDER BY created_at DESC, id DESC LIMIT @limit",
             new { subscriptionId, status, limit }, ct);
 
-    /// <summary>A dead delivery due again at once, with a new retry window (same id and body); null when it is not dead or not found.</summary>
     /// <summary>
-    /// A dead delivery made due again; otherwise nothing changes and Status says why: the
-    /// delivery's status (only a dead one is sent again), or null when the webhook has no such delivery.
+    /// A dead delivery due again at once, with a new retry window (same id and body). Otherwise
+    /// nothing changes and Status says why: the delivery's status (only a dead one is sent again),
+    /// or null when the webhook has no such delivery.
     /// </summary>
     public async Task<(WebhookDeliveryRow? Redelivered, string? Status)> RedeliverAsync(Guid subscriptionId, Guid deliveryId, CancellationToken ct)
     {

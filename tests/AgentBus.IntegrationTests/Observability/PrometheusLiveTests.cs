@@ -179,8 +179,10 @@ public sealed partial class PrometheusLiveTests(ObservabilityFixture fixture)
         Assert.Equal(512.0 * 1024 * 1024, Assert.Single(await fixture.Prometheus.QueryAsync("redis_memory_max_bytes")).Value);
 
         // pg_stat_statements through the monitoring role: the services' own statements, timed.
-        var statements = await fixture.Prometheus.QueryAsync("pg_stat_statements_calls{datname=\"agentbus\"}");
-        Assert.Contains(statements, s => s.Labels["query"].Contains("outbox", StringComparison.Ordinal) && s.Value > 0);
+        // Until a scrape after the workload's statements has them (the first test of a fixture can run before it).
+        await AgentBusAppFixture.EventuallyAsync(() => fixture.Prometheus.QueryAsync("pg_stat_statements_calls{datname=\"agentbus\"}"),
+            statements => statements.Any(s => s.Labels["query"].Contains("outbox", StringComparison.Ordinal) && s.Value > 0),
+            TimeSpan.FromSeconds(60), "an outbox statement in pg_stat_statements, through the exporter");
         Assert.NotEmpty(await fixture.Prometheus.QueryAsync("pg_stat_statements_mean_exec_time_seconds > 0"));
 
         // Utility statements keep their literals in pg_stat_statements (ALTER ROLE ... PASSWORD, as
